@@ -1,0 +1,43 @@
+# The two commands a new user types:  `make demo` (the main job) and `make test` (the test suite).
+# Both create the virtual environment in $(VENV) on first use and install what they need.
+
+VENV        ?= .venv
+PYTHON      ?= python3
+PY          := $(VENV)/bin/python
+PIP         := $(PY) -m pip
+# Without CUDA we install the CPU build of torch first, so no multi-GB CUDA build is pulled in.
+# Elsewhere set TORCH_PIP_ARGS, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_SPEC     ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+STAMP       := $(VENV)/.sdar-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast lint bench install clean-venv
+
+demo: $(STAMP)
+	$(PY) -m sdar_envs.demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"; fi
+	$(PIP) install -q -e ".[train,dev]"
+	# Optional Lucene backend (pyserini 0.25 runs on JDK 17; its declared deps pull CUDA torch, hence --no-deps).
+	if command -v java >/dev/null 2>&1; then \
+	  $(PIP) install -q --no-deps "pyserini==0.25.0" && $(PIP) install -q pyjnius pandas; \
+	fi
+	touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

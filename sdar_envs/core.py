@@ -1,0 +1,325 @@
+"""The environment contract shared by every ``sdar/*`` environment.
+
+Every env in this package is a :class:`TextEnv`: a Gymnasium ``Env[str, str]`` whose observation and action are
+plain text, whose ``reset`` picks a :class:`Task` deterministically, whose ``step`` never raises on bad action text,
+and whose ``info`` dict always carries the keys listed in :data:`INFO_KEYS`:
+
+``task``
+    the :class:`Task` being played (id, env, split, instruction, task_type, data_source).
+``won``
+    ``bool``: the task is solved (ALFWorld goal reached, WebShop reward == 1.0, Search-QA exact match).
+``score``
+    ``float`` in ``[0, 1]``: the env's task score (WebShop reward, Search-QA EM, ALFWorld 1.0 on success).
+``action_valid``
+    ``bool``: the last action was understood and admissible; ``reset`` reports ``True``.
+``admissible_actions``
+    ``list[str]``: the actions that make sense now (empty where the action space is free text).
+``expert_action``
+    ``str | None``: what the env's expert/oracle would do next (present whenever the env has an expert).
+
+The env's own reward is the raw task reward computed by its :class:`Verifier` (ALFWorld 1 on success, WebShop the
+score at purchase, Search-QA exact match at the answer). Reward scaling, format penalties and prompt formatting
+belong to the trainer, never to the env.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import SynchronizedArray
+from types import ModuleType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector.utils import shared_memory as _vector_shared_memory
+
+__all__ = [
+    "INFO_KEYS",
+    "FreeText",
+    "Task",
+    "TextEnv",
+    "Verdict",
+    "Verifier",
+    "check_info",
+    "make_info",
+]
+
+#: Keys every ``info`` dict returned by ``reset`` and ``step`` carries.
+INFO_KEYS: tuple[str, ...] = ("task", "won", "score", "action_valid", "admissible_actions")
+
+#: Characters :meth:`FreeText.sample` draws from: printable ASCII, whitespace, Latin-1 letters and the typographic
+#: marks that occur in product pages and encyclopedia text. Membership (``contains``) accepts any Unicode text.
+TEXT_CHARSET: str = (
+    string.ascii_letters
+    + string.digits
+    + string.punctuation
+    + " \t\n"
+    + "".join(chr(c) for c in range(0xC0, 0x100))
+    + "\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2026\u203a\u2122\u00ae\u00a9\u00b0\u00b7"
+)
+
+#: Default length bounds (characters) of observations and actions.
+MAX_OBSERVATION_CHARS = 131_072
+MAX_ACTION_CHARS = 8_192
+
+
+class FreeText(gym.spaces.Text):
+    """A ``gymnasium.spaces.Text`` that admits real text.
+
+    Gymnasium's ``Text.contains`` only accepts characters from its charset, which rejects the accents, curly quotes
+    and symbols found in real product pages and encyclopedia passages. ``FreeText`` accepts any ``str`` whose length
+    lies in ``[min_length, max_length]``; ``sample()`` draws from :data:`TEXT_CHARSET`. Vector envs with shared memory
+    store it as length-prefixed UTF-8 (registered below), so any Unicode observation round-trips.
+    """
+
+    def __init__(self, max_length: int, *, min_length: int = 0, seed: int | np.random.Generator | None = None):
+        super().__init__(max_length=max_length, min_length=min_length, charset=TEXT_CHARSET, seed=seed)
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
+
+    def __repr__(self) -> str:
+        return f"FreeText({self.min_length}, {self.max_length})"
+
+
+# Shared-memory layout for FreeText in AsyncVectorEnv: per env, 4 bytes of length + up to 4 bytes per character.
+def _free_text_slot_bytes(space: FreeText) -> int:
+    return 4 + 4 * space.max_length
+
+
+@_vector_shared_memory.create_shared_memory.register(FreeText)
+def _create_free_text_shared_memory(space: FreeText, n: int = 1, ctx: ModuleType = multiprocessing):
+    return ctx.Array("B", n * _free_text_slot_bytes(space))
+
+
+@_vector_shared_memory.read_from_shared_memory.register(FreeText)
+def _read_free_text(space: FreeText, shared_memory: SynchronizedArray, n: int = 1) -> tuple[str, ...]:
+    slot = _free_text_slot_bytes(space)
+    buffer = np.frombuffer(shared_memory.get_obj(), dtype=np.uint8)
+    texts = []
+    for i in range(n):
+        start = i * slot
+        size = int(buffer[start : start + 4].view(np.uint32)[0])
+        texts.append(buffer[start + 4 : start + 4 + size].tobytes().decode("utf-8"))
+    return tuple(texts)
+
+
+@_vector_shared_memory.write_to_shared_memory.register(FreeText)
+def _write_free_text(space: FreeText, index: int, values: str, shared_memory: SynchronizedArray) -> None:
+    slot = _free_text_slot_bytes(space)
+    data = values.encode("utf-8")
+    if len(data) > slot - 4:
+        raise ValueError(f"text of {len(data)} UTF-8 bytes does not fit the space's max_length={space.max_length}")
+    buffer = np.frombuffer(shared_memory.get_obj(), dtype=np.uint8)
+    start = index * slot
+    buffer[start : start + 4] = np.frombuffer(np.uint32(len(data)).tobytes(), dtype=np.uint8)
+    buffer[start + 4 : start + 4 + len(data)] = np.frombuffer(data, dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of an environment, as the env and its verifier see it.
+
+    Attributes:
+        id: unique within ``(env, split)``; ``reset(options={"task_id": id})`` selects it.
+        env: short env name: ``"alfworld"``, ``"webshop"`` or ``"searchqa"``.
+        split: the split the task belongs to (``"train"``, ``"test"``, ``"eval_in_distribution"``...).
+        instruction: the task text shown to the agent.
+        task_type: the task family (ALFWorld task type, WebShop product category, Search-QA question family).
+        data_source: where the task comes from (Search-QA dataset name; the generator or loader otherwise).
+        metadata: env-specific ground truth the verifier needs (gold answers, goal attributes, game file...).
+            Never shown to the agent by the env.
+    """
+
+    id: str
+    env: str
+    split: str
+    instruction: str
+    task_type: str = ""
+    data_source: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable view (metadata included)."""
+        return {
+            "id": self.id,
+            "env": self.env,
+            "split": self.split,
+            "instruction": self.instruction,
+            "task_type": self.task_type,
+            "data_source": self.data_source,
+            "metadata": dict(self.metadata),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verifier's judgement of an outcome.
+
+    Attributes:
+        score: task score in ``[0, 1]`` (the env's raw reward for that outcome).
+        success: whether the task counts as solved.
+        details: per-component breakdown (e.g. WebShop's ``r_type``/``r_att``/``r_option``/``r_price``,
+            Search-QA's ``f1`` and ``substring_em``).
+    """
+
+    score: float
+    success: bool
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.score) <= 1.0:
+            raise ValueError(f"Verdict.score must lie in [0, 1], got {self.score!r}")
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Scores an outcome for a task without running the environment.
+
+    ``outcome`` is env-specific: a Search-QA answer string, a WebShop purchase (asin + chosen options), a final
+    ALFWorld state. Each env computes its own reward through its verifier.
+    """
+
+    def verify(self, task: Task, outcome: Any) -> Verdict: ...
+
+
+def make_info(
+    task: Task,
+    *,
+    won: bool,
+    score: float,
+    action_valid: bool,
+    admissible_actions: Sequence[str],
+    expert_action: str | None = None,
+    has_expert: bool = True,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Build an ``info`` dict that satisfies the contract (see the module docstring).
+
+    ``extra`` keys are env-specific additions (e.g. WebShop's ``purchased_asin``, Search-QA's ``f1``).
+    """
+    info: dict[str, Any] = {
+        "task": task,
+        "won": bool(won),
+        "score": float(score),
+        "action_valid": bool(action_valid),
+        "admissible_actions": list(admissible_actions),
+    }
+    if has_expert:
+        info["expert_action"] = expert_action
+    info.update(extra)
+    return info
+
+
+def check_info(info: Mapping[str, Any]) -> None:
+    """Raise ``AssertionError`` naming the first way ``info`` breaks the contract (used by the tests)."""
+    for key in INFO_KEYS:
+        assert key in info, f"info lacks the contract key {key!r}"
+    assert isinstance(info["task"], Task), f"info['task'] must be a Task, got {type(info['task']).__name__}"
+    assert isinstance(info["won"], bool), "info['won'] must be a bool"
+    assert isinstance(info["score"], float) and 0.0 <= info["score"] <= 1.0, "info['score'] must be a float in [0, 1]"
+    assert isinstance(info["action_valid"], bool), "info['action_valid'] must be a bool"
+    assert isinstance(info["admissible_actions"], list), "info['admissible_actions'] must be a list"
+    assert all(isinstance(a, str) for a in info["admissible_actions"]), "admissible actions must be str"
+    if "expert_action" in info:
+        assert info["expert_action"] is None or isinstance(info["expert_action"], str)
+
+
+class TextEnv(gym.Env[str, str]):
+    """Base class of the ``sdar/*`` environments.
+
+    Subclasses set :attr:`env_name`, provide their tasks through :meth:`task_ids` / :meth:`get_task`, and implement
+    :meth:`_reset_task` and :meth:`_step_text`. The base class owns the spaces, deterministic task selection and
+    rendering.
+
+    Task selection in ``reset(seed=..., options=...)``:
+        ``options={"task_id": "..."}`` picks that task; ``options={"index": i}`` picks the ``i``-th task of the split
+        (in :meth:`task_ids` order); otherwise a task is drawn uniformly with the env's seeded ``np_random``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"]}
+    env_name: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        render_mode: str | None = None,
+        max_observation_chars: int = MAX_OBSERVATION_CHARS,
+        max_action_chars: int = MAX_ACTION_CHARS,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.observation_space = FreeText(max_observation_chars)
+        self.action_space = FreeText(max_action_chars)
+        self.task: Task | None = None
+        self._last_observation: str = ""
+
+    # ---- what subclasses provide -------------------------------------------------------------------------------
+    def task_ids(self) -> Sequence[str]:
+        """The ids of the tasks of this env's split, in a fixed order."""
+        raise NotImplementedError
+
+    def get_task(self, task_id: str) -> Task:
+        """The :class:`Task` with this id; ``KeyError`` with a helpful message if it is unknown."""
+        raise NotImplementedError
+
+    def _reset_task(self, task: Task) -> tuple[str, dict[str, Any]]:
+        """Start an episode on ``task``: return the first observation and the info dict."""
+        raise NotImplementedError
+
+    def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply ``action`` (any text) and return ``(obs, reward, terminated, truncated, info)``; never raise."""
+        raise NotImplementedError
+
+    # ---- the Gymnasium API -------------------------------------------------------------------------------------
+    @property
+    def num_tasks(self) -> int:
+        return len(self.task_ids())
+
+    def select_task(self, options: Mapping[str, Any] | None) -> Task:
+        """Pick the episode's task from ``reset``'s options (see the class docstring)."""
+        options = options or {}
+        ids = self.task_ids()
+        if not ids:
+            raise RuntimeError(f"{type(self).__name__} has no tasks in this split; check the split name and data path")
+        if options.get("task_id") is not None:
+            return self.get_task(str(options["task_id"]))
+        if options.get("index") is not None:
+            index = int(options["index"])
+            if not 0 <= index < len(ids):
+                raise IndexError(f"options['index']={index} is out of range: this split has {len(ids)} tasks")
+            return self.get_task(ids[index])
+        return self.get_task(ids[int(self.np_random.integers(len(ids)))])
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.task = self.select_task(options)
+        observation, info = self._reset_task(self.task)
+        self._last_observation = observation
+        if self.render_mode == "human":
+            self.render()
+        return observation, info
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self.task is None:
+            raise RuntimeError("call reset() before step()")
+        if not isinstance(action, str):
+            action = "" if action is None else str(action)
+        observation, reward, terminated, truncated, info = self._step_text(action)
+        self._last_observation = observation
+        if self.render_mode == "human":
+            self.render()
+        return observation, float(reward), bool(terminated), bool(truncated), info
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._last_observation
+        if self.render_mode == "human":
+            print(self._last_observation)
+        return None
