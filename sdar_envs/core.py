@@ -95,16 +95,45 @@ def _create_free_text_shared_memory(space: FreeText, n: int = 1, ctx: ModuleType
     return ctx.Array("B", n * _free_text_slot_bytes(space))
 
 
+class _SharedTextView(Sequence[str]):
+    """Live view of the texts in a FreeText shared-memory buffer.
+
+    ``AsyncVectorEnv`` reads its shared observation buffer once, at construction, and expects a view that follows
+    later writes (as numpy arrays do). Strings are immutable, so this view decodes on access instead; a deep copy
+    (what ``AsyncVectorEnv`` returns when ``copy=True``, the default) is a plain tuple of ``str``.
+    """
+
+    def __init__(self, buffer: np.ndarray, slot: int, n: int) -> None:
+        self._buffer, self._slot, self._n = buffer, slot, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(self._n)))
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError(index)
+        start = index * self._slot
+        size = int(self._buffer[start : start + 4].view(np.uint32)[0])
+        return self._buffer[start + 4 : start + 4 + size].tobytes().decode("utf-8")
+
+    def __deepcopy__(self, memo: dict) -> tuple[str, ...]:
+        return tuple(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
 @_vector_shared_memory.read_from_shared_memory.register(FreeText)
-def _read_free_text(space: FreeText, shared_memory: SynchronizedArray, n: int = 1) -> tuple[str, ...]:
-    slot = _free_text_slot_bytes(space)
+def _read_free_text(space: FreeText, shared_memory: SynchronizedArray, n: int = 1) -> _SharedTextView:
     buffer = np.frombuffer(shared_memory.get_obj(), dtype=np.uint8)
-    texts = []
-    for i in range(n):
-        start = i * slot
-        size = int(buffer[start : start + 4].view(np.uint32)[0])
-        texts.append(buffer[start + 4 : start + 4 + size].tobytes().decode("utf-8"))
-    return tuple(texts)
+    return _SharedTextView(buffer, _free_text_slot_bytes(space), n)
 
 
 @_vector_shared_memory.write_to_shared_memory.register(FreeText)

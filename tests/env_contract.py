@@ -49,7 +49,7 @@ def assert_invalid_actions_are_harmless(env: gym.Env, actions: Iterable[str], *,
     for action in actions:
         _, info = env.reset(seed=seed)
         check_info(info)
-        obs, reward, terminated, truncated, info = env.step(action)
+        obs, reward, _, _, info = env.step(action)
         assert isinstance(obs, str)
         check_info(info)
         if not info["action_valid"]:
@@ -74,7 +74,7 @@ def assert_vector_envs_work(env_id: str, *, num_envs: int = 2, mode: str = "sync
                 elif admissible is not None and admissible[i]:
                     action = admissible[i][0]
                 actions.append(action or "look")
-            observations, rewards, terminated, truncated, infos = envs.step(tuple(actions))
+            observations, _, _, _, infos = envs.step(tuple(actions))
             assert len(observations) == num_envs
             assert all(isinstance(o, str) for o in observations)
     finally:
