@@ -324,9 +324,7 @@ class TextEnv(gym.Env[str, str]):
             return self.get_task(ids[index])
         return self.get_task(ids[int(self.np_random.integers(len(ids)))])
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[str, dict[str, Any]]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         self.task = self.select_task(options)
         observation, info = self._reset_task(self.task)
