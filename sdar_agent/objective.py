@@ -188,14 +188,14 @@ def compute_objective(
         local = float(mask.sum())
         # Losses above are normalised by num_tokens; report them as means over this call's own tokens.
         rescale = (num_tokens / local) if (num_tokens is not None and local > 0) else 1.0
-        metrics["pg_loss"] = float(pg_loss) * rescale
-        metrics["entropy"] = float(entropy) * rescale
+        metrics["pg_loss"] = float(pg_loss.detach()) * rescale
+        metrics["entropy"] = float(entropy.detach()) * rescale
         if kl is not None:
-            metrics["kl"] = float(kl) * rescale
+            metrics["kl"] = float(kl.detach()) * rescale
         metrics.update(pg_metrics)
         metrics["response_tokens"] = local
         if sd_loss is not None:
-            metrics["sdar/loss"] = float(sd_loss) * rescale
+            metrics["sdar/loss"] = float(sd_loss.detach()) * rescale
         if gate is not None:
             metrics["sdar/gate_mean"] = _masked_mean(gate, mask)
             metrics["sdar/gate_active_ratio"] = _masked_mean((gate > 0.5).to(logp.dtype), mask)
