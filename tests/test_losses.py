@@ -417,3 +417,34 @@ def test_rlsd_lambda_decays_linearly_to_zero_over_the_warmdown():
         rlsd_lambda(0, warmdown_steps=0)
     with pytest.raises(ValueError, match="step"):
         rlsd_lambda(-1)
+
+
+def _expected_sdar_gradient(beta: float, kind: str = "gap") -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact E_{y ~ pi_theta}[grad L_SDAR(y)] over a 6-token vocabulary, and grad KL(pi_theta || pi_T)."""
+    logits = torch.tensor([0.3, -1.0, 2.0, 0.0, 0.5, -0.2], dtype=torch.float64, requires_grad=True)
+    teacher = torch.log_softmax(torch.tensor([1.0, 0.0, -1.0, 2.0, 0.0, 0.1], dtype=torch.float64), -1)
+    log_probs = torch.log_softmax(logits, -1)
+    expected = torch.zeros_like(logits)
+    for y in range(6):
+        logp = log_probs[y].reshape(1, 1)
+        gate = sdar_gate(teacher[y].reshape(1, 1) - logp, beta, kind=kind)
+        loss = sdar_loss(logp, teacher[y].reshape(1, 1), torch.ones(1, 1), gate)
+        (grad,) = torch.autograd.grad(loss, logits, retain_graph=True)
+        expected += log_probs[y].exp().detach() * grad
+    (kl_grad,) = torch.autograd.grad((log_probs.exp() * (log_probs - teacher)).sum(), logits)
+    return expected, kl_grad
+
+
+def test_at_beta_zero_the_sdar_term_has_exactly_zero_expected_gradient():
+    # The released GRPO+OPSD (gate_beta=0, g = 0.5) therefore adds zero-mean noise to GRPO, no distillation.
+    expected, _ = _expected_sdar_gradient(beta=0.0)
+    assert expected.abs().max().item() < 1e-15
+    # so does the ungated surrogate (g = 1): only a gate that depends on the teacher makes it a distillation signal
+    ungated, _ = _expected_sdar_gradient(beta=5.0, kind="none")
+    assert ungated.abs().max().item() < 1e-15
+
+
+def test_with_beta_five_the_expected_sdar_gradient_descends_the_reverse_kl_to_the_teacher():
+    expected, kl_grad = _expected_sdar_gradient(beta=5.0)
+    cosine = torch.nn.functional.cosine_similarity(expected, kl_grad, dim=0).item()
+    assert cosine > 0.5
