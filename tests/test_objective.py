@@ -249,10 +249,27 @@ def test_missing_inputs_raise_actionable_errors():
         compute_objective(get_method("sdar", divergence="jsd"), inputs, ObjectiveConfig(), 0)
 
 
-def test_metrics_carry_no_tensors_and_the_inputs_keep_no_extra_graph():
+def test_metrics_are_plain_floats_or_lists_of_floats():
     inputs, _ = random_batch()
     _, metrics = compute_objective(METHODS["sdar"], inputs, ObjectiveConfig(), 0)
     for value in metrics.values():
         assert isinstance(value, (float, list))
         if isinstance(value, list):
             assert all(v is None or isinstance(v, float) for v in value)
+
+
+def test_an_all_padding_micro_batch_adds_nothing_and_weighs_nothing_when_merged():
+    inputs, _ = random_batch()
+    n = float(inputs.mask.sum())
+    inputs.mask = inputs.mask.clone()
+    inputs.mask[2] = 0.0
+    empty = _rows(inputs, slice(2, 3), n)
+    loss, metrics = compute_objective(METHODS["sdar"], empty, ObjectiveConfig(), 0)
+    assert loss.item() == 0.0
+    assert metrics["response_tokens"] == 0.0
+    assert metrics["sdar/gap_by_position"] == [None] * 5
+    rest = _rows(inputs, slice(0, 2), n)
+    _, rest_metrics = compute_objective(METHODS["sdar"], rest, ObjectiveConfig(), 0)
+    merged = merge_metrics([metrics, rest_metrics])
+    assert merged["sdar/gate_mean"] == pytest.approx(rest_metrics["sdar/gate_mean"])
+    assert merged["sdar/gap_by_turn"] == rest_metrics["sdar/gap_by_turn"] + [None]
