@@ -273,3 +273,14 @@ def test_an_all_padding_micro_batch_adds_nothing_and_weighs_nothing_when_merged(
     merged = merge_metrics([metrics, rest_metrics])
     assert merged["sdar/gate_mean"] == pytest.approx(rest_metrics["sdar/gate_mean"])
     assert merged["sdar/gap_by_turn"] == rest_metrics["sdar/gap_by_turn"] + [None]
+
+
+def test_misaligned_inputs_are_refused_with_the_offending_name():
+    inputs, _ = random_batch()
+    inputs.teacher_logp = inputs.teacher_logp[:, :4]
+    with pytest.raises(ValueError, match="teacher_logp has shape"):
+        compute_objective(METHODS["sdar"], inputs, ObjectiveConfig(), 0)
+    inputs, _ = random_batch()
+    inputs.advantages = inputs.advantages[:3]
+    with pytest.raises(ValueError, match="advantages must be"):
+        compute_objective(METHODS["grpo"], inputs, ObjectiveConfig(), 0)
