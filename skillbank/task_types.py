@@ -4,7 +4,7 @@ A *family* is the canonical task type skills are tagged with, and half of the ba
 ``(env, family)``. The mapping follows the released SDAR code's choice of task-type skill file and extends it:
 
 ALFWorld (canonical = the six official ALFWorld task types, :data:`ALFWORLD_TASK_TYPES`)
-    1. an official name is kept as is;
+    1. an official name, or a string starting with one (an ALFWorld game folder name), gives that name;
     2. otherwise the lower-cased ``task_type`` is searched for, in this order, ``two`` -> ``pick_two_obj_and_place``,
        ``clean`` -> ``pick_clean_then_place_in_recep``, ``heat`` -> ``pick_heat_then_place_in_recep``, ``cool`` ->
        ``pick_cool_then_place_in_recep``, ``look`` or ``light`` -> ``look_at_obj_in_light``, ``pick`` or ``place``
@@ -112,8 +112,9 @@ def normalise_alfworld_task_type(task_type: str, instruction: str = "") -> str:
     Returns ``""`` when neither says anything (see the module docstring for the rules).
     """
     name = task_type.strip().lower()
-    if name in ALFWORLD_TASK_TYPES:
-        return name
+    for official in ALFWORLD_TASK_TYPES:
+        if name.startswith(official):  # also game-folder names such as "pick_two_obj_and_place-Cup-None-Shelf-7"
+            return official
     for cues, family in _ALFWORLD_TYPE_CUES:
         if any(cue in name for cue in cues):
             return family
