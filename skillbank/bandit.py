@@ -12,7 +12,9 @@ Score
 
         score(a) = S_a / n_a + c * sqrt(ln(N) / n_a)
 
-    ``c`` defaults to ``sqrt(2)`` (UCB1) for rewards in ``[0, 1]``; it is in reward units, so scale it with the reward.
+    ``c`` defaults to 0.5 for rewards in ``[0, 1]`` (UCB1's worst-case ``sqrt(2)`` explores far too long at the few
+    hundred episodes per context a training run gives; see ``benchmarks/results/skillbank.md``). ``c`` is in reward
+    units: scale it with the reward (``c = 5`` for ALFWorld's 0/10 reward, or pass the 0/1 ``won`` instead).
     One round = one ``update`` call = one episode; each arm used in that episode gets one pull and the whole episode
     reward (shared credit: the reward is not split between the ``k`` skills shown together).
 
@@ -33,7 +35,7 @@ from typing import Any
 
 __all__ = ["DEFAULT_UCB_C", "BanditStateError", "UCBBandit"]
 
-DEFAULT_UCB_C = math.sqrt(2.0)
+DEFAULT_UCB_C = 0.5
 
 
 class BanditStateError(ValueError):

@@ -67,7 +67,7 @@ class SkillBank:
     Args:
         skills: the skills to serve; default: the validated data shipped in ``skillbank/skills``.
         seed: fixes random draws, UCB cold-start order and tie-breaking.
-        ucb_c: UCB exploration weight ``c`` (reward units; ``sqrt(2)`` suits rewards in ``[0, 1]``).
+        ucb_c: UCB exploration weight ``c`` in reward units (default 0.5, for rewards in ``[0, 1]``).
 
     Example::
 

@@ -31,8 +31,8 @@ def test_score_is_mean_plus_c_sqrt_log_rounds_over_pulls():
     assert bandit.select("sim", "x", 3) == ["c", "a", "b"]  # unpulled first, then 0.871 > 0.524
 
 
-def test_default_c_is_ucb1():
-    assert pytest.approx(math.sqrt(2)) == DEFAULT_UCB_C
+def test_default_c_is_half_a_unit_reward():
+    assert DEFAULT_UCB_C == 0.5
 
 
 def test_unpulled_arms_come_in_the_seeded_order():
@@ -160,7 +160,7 @@ def test_state_of_a_different_skill_bank_is_rejected_with_the_difference(tmp_pat
         (lambda d: d.update(schema_version=2), "schema_version 2 is not supported"),
         (lambda d: d.update(schema="other"), "not a skill bank state"),
         (lambda d: d.update(seed=1), "saved with seed=1"),
-        (lambda d: d["ucb"].update(c=0.5), "saved with c=0.5"),
+        (lambda d: d["ucb"].update(c=2.0), "saved with c=2.0"),
         (lambda d: d["ucb"]["contexts"][0].update(rounds=-1), "rounds must be an integer >= 0"),
         (lambda d: d["ucb"]["contexts"][0]["arms"].update({"alfworld.nope": {"pulls": 1, "reward_sum": 0}}), "nope"),
         (lambda d: next(iter(d["ucb"]["contexts"][0]["arms"].values())).update(pulls=10**6), "pulls must be"),
