@@ -12,8 +12,9 @@ Strategies (``SkillBank.retrieve(task, strategy, k)``; the candidates are always
     rest by score, as the released code puts the general file first.
 ``ucb``
     The contextual bandit of :mod:`skillbank.bandit`; arms are all skills of the env, the context is
-    ``(env, family)``, unpulled arms are ordered by the keyword score. Call :meth:`SkillBank.update` after each
-    episode.
+    ``(env, family)``, unpulled arms are ordered by the keyword score (``ucb_cold_start="keyword"``, the default)
+    or by the seeded permutation alone (``ucb_cold_start="seeded"``, no prior knowledge). Call
+    :meth:`SkillBank.update` after each episode.
 ``full``
     Every skill of the env, in bank order (the released code's ``skill_all=true``). Takes no ``k``.
 ``random``
@@ -68,6 +69,7 @@ class SkillBank:
         skills: the skills to serve; default: the validated data shipped in ``skillbank/skills``.
         seed: fixes random draws, UCB cold-start order and tie-breaking.
         ucb_c: UCB exploration weight ``c`` in reward units (default 0.5, for rewards in ``[0, 1]``).
+        ucb_cold_start: order of never-used arms: ``"keyword"`` (keyword score, then seeded) or ``"seeded"``.
 
     Example::
 
@@ -81,7 +83,17 @@ class SkillBank:
         >>> bank.update(task, [s.id for s in skills], reward=1.0)
     """
 
-    def __init__(self, skills: Sequence[Skill] | None = None, *, seed: int = 0, ucb_c: float = DEFAULT_UCB_C) -> None:
+    def __init__(
+        self,
+        skills: Sequence[Skill] | None = None,
+        *,
+        seed: int = 0,
+        ucb_c: float = DEFAULT_UCB_C,
+        ucb_cold_start: str = "keyword",
+    ) -> None:
+        if ucb_cold_start not in ("keyword", "seeded"):
+            raise ValueError(f"ucb_cold_start must be 'keyword' or 'seeded', got {ucb_cold_start!r}")
+        self.ucb_cold_start = ucb_cold_start
         self._skills: tuple[Skill, ...] = shipped_skills() if skills is None else tuple(skills)
         if not self._skills:
             raise ValueError("a SkillBank needs at least one skill")
@@ -174,7 +186,8 @@ class SkillBank:
         if strategy == "adversarial":
             pool = [s for s in candidates if not s.is_general and scores[s.id] == 0.0]
             return self._rng.sample(pool, min(size, len(pool)))
-        ids = self.bandit.select(task.env, task_family(task), size, prior=scores)
+        prior = scores if self.ucb_cold_start == "keyword" else None
+        ids = self.bandit.select(task.env, task_family(task), size, prior=prior)
         return [self._by_id[i] for i in ids]
 
     @staticmethod

@@ -173,6 +173,17 @@ def test_ucb_cold_start_follows_keyword_relevance(bank):
     ]
 
 
+def test_ucb_seeded_cold_start_ignores_keywords():
+    import random
+
+    bank = SkillBank(seed=4, ucb_cold_start="seeded")
+    order = sorted(s.id for s in bank.skills_for("alfworld"))
+    random.Random("4|alfworld|pick_heat_then_place_in_recep").shuffle(order)
+    assert ids(bank.retrieve(HEAT, "ucb", k=5)) == order[:5]
+    with pytest.raises(ValueError, match="ucb_cold_start must be"):
+        SkillBank(ucb_cold_start="kmeans")
+
+
 def test_ucb_explores_unpulled_arms_before_exploiting(bank):
     seen: set[str] = set()
     n_arms = len(bank.skills_for("alfworld"))
