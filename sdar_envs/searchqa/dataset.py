@@ -27,7 +27,7 @@ from pathlib import Path
 from threading import Lock
 
 from sdar_envs.retrieval import HTTPRetriever, Retriever, build_index, load_index
-from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED, SPLITS, ensure_dataset
+from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED, SPLITS, cache_root, ensure_dataset
 from sdar_envs.searchqa.loaders import QARecord, read_corpus, read_qa
 
 __all__ = ["SearchQADataset", "load_dataset"]
@@ -98,7 +98,8 @@ def load_dataset(
     split: str = "train",
 ) -> SearchQADataset:
     """The dataset for these arguments (see the module docstring), loaded once per process."""
-    key = (seed, num_passages, str(data_dir), str(corpus_path), str(qa_path), str(index_path), retriever_url, backend)
+    root = data_dir if data_dir is not None else cache_root()  # SDAR_CACHE may change between calls
+    key = (seed, num_passages, str(root), str(corpus_path), str(qa_path), str(index_path), retriever_url, backend)
     key += (split if qa_path is not None else "",)
     with _LOCK:
         if key not in _CACHE:
