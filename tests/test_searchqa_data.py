@@ -123,3 +123,18 @@ def test_hard_distractors_are_present(small):
     assert descriptive and all("name" not in q["spec"]["start"]["where"] for q in descriptive)
     aliased = [q for s in SPLITS for q in small.questions[s] if len(q["golden_answers"]) > 1]
     assert len(aliased) > 50
+
+
+def test_sdar_data_cli_writes_the_files(tmp_path, capsys):
+    from sdar_envs.data_cli import main
+
+    assert main(["searchqa", "--out", str(tmp_path), "--num-passages", "3000"]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "corpus.jsonl",
+        "train.jsonl",
+        "validation.jsonl",
+        "test.jsonl",
+        "meta.json",
+    }
+    assert "corpus_path=" in capsys.readouterr().out
+    assert read_qa(tmp_path / "test.jsonl")[0]["data_source"] in FAMILIES
