@@ -129,12 +129,7 @@ def test_sdar_data_cli_writes_the_files(tmp_path, capsys):
     from sdar_envs.data_cli import main
 
     assert main(["searchqa", "--out", str(tmp_path), "--num-passages", "3000"]) == 0
-    assert {p.name for p in tmp_path.iterdir()} == {
-        "corpus.jsonl",
-        "train.jsonl",
-        "validation.jsonl",
-        "test.jsonl",
-        "meta.json",
-    }
+    written = {p.name for p in tmp_path.iterdir()}
+    assert written == {"corpus.jsonl", "train.jsonl", "validation.jsonl", "test.jsonl", "meta.json"}
     assert "corpus_path=" in capsys.readouterr().out
     assert read_qa(tmp_path / "test.jsonl")[0]["data_source"] in FAMILIES
