@@ -27,6 +27,7 @@ _ACTIVITIES = (
     "lived above a bookshop close to the {landmark}",
     "spent a decade restoring an old house by the {river}",
 )
+_PARENT_OCCUPATIONS = ("clockmaker", "farmer", "sailor", "weaver", "miller", "schoolteacher", "printer", "carpenter")
 _FILLERS = (
     "{last}'s early work drew on memories of the {landmark} in {city}.",
     "Contemporaries described {last} as patient, exacting and private.",
@@ -122,13 +123,20 @@ def build_passages(world: World, seed: int) -> list[Passage]:
     for p in world.people:
         city = cities[p.birthplace].name
         employer = orgs[p.employer].name if p.employer >= 0 else ""
-        form = rng.randrange(3)
+        # Half of the forms avoid the word "born", so a question's wording does not always match its passage.
+        form = rng.randrange(6)
         if form == 0:
             text = f"{p.full_name} (born {p.birth_year} in {city}) is a {p.profession}."
         elif form == 1:
             text = f"{p.full_name} is a {p.profession} who was born in {city} in {p.birth_year}."
-        else:
+        elif form == 2:
             text = f"Born in {city} in {p.birth_year}, {p.full_name} became a noted {p.profession}."
+        elif form == 3:
+            text = f"{p.full_name} (b. {p.birth_year}) is a {p.profession} and a native of {city}."
+        elif form == 4:
+            text = f"A native of {city}, {p.full_name} (b. {p.birth_year}) became a noted {p.profession}."
+        else:
+            text = f"{p.full_name} is a {p.profession}; {p.last}'s birthplace is {city} and birth year {p.birth_year}."
         if employer:
             text += rng.choice(
                 (
@@ -154,6 +162,21 @@ def build_passages(world: World, seed: int) -> list[Passage]:
                 f"travelled widely through {countries[moved.country].name}.",
             )
         )
+        if rng.random() < 0.5:
+            # A relative's birth: the word "born", the person's name, another city and another year - a near-miss
+            # for "When/where was X born?" inside X's own article.
+            relative = rng.choice(("father", "mother"))
+            place = cities[rng.randrange(len(cities))].name
+            settled = cities[rng.randrange(len(cities))].name
+            out.append(
+                Passage(
+                    ("person", p.id),
+                    False,
+                    p.title,
+                    f"{p.name}'s {relative}, a {rng.choice(_PARENT_OCCUPATIONS)}, was born in {place} in "
+                    f"{p.birth_year - rng.randint(20, 40)}. The family later settled in {settled}.",
+                )
+            )
         if p.award:
             out.append(
                 Passage(

@@ -77,7 +77,7 @@ class SearchQAEnv(TextEnv):
 
     ## Version History
 
-    * v0: Search-R1 protocol, generated corpus version ``sqa-1``.
+    * v0: Search-R1 protocol, generated corpus version ``sqa-2``.
 
     ## Example
 

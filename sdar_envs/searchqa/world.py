@@ -238,8 +238,8 @@ def _sizes(num_passages: int) -> dict[str, int]:
     """Entity counts whose passages add up to about ``num_passages`` (see corpus.py for passages per entity)."""
     countries = max(8, min(48, num_passages // 1250))
     cities = max(40, num_passages // 40)
-    # people ~2.3 passages, organisations (people/5) 2, works (people/2.5) ~1.5  => ~3.3 passages per person
-    people = max(120, int((num_passages - 3 * countries - 2 * cities) / 3.3))
+    # people ~2.8 passages, organisations (people/5) 2, works (people/2.5) ~1.5  => ~3.8 passages per person
+    people = max(120, int((num_passages - 2 * countries - 2 * cities) / 3.8))
     return {
         "countries": countries,
         "cities": cities,
