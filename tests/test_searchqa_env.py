@@ -153,3 +153,20 @@ def test_the_oracle_solves_every_shipped_test_question():
     # a single-hop question takes one search and the answer; three-hop questions need about three searches
     assert steps["single_hop"] == 2 * solved["single_hop"]
     assert steps["three_hop"] > 3.5 * solved["three_hop"]
+
+
+def test_a_stale_cached_index_is_rebuilt(small_kwargs):
+    from pathlib import Path
+
+    from sdar_envs.searchqa import dataset
+    from sdar_envs.searchqa.generator import dataset_dir
+
+    manifest = dataset_dir(0, 3000, Path(small_kwargs["data_dir"])) / "index-default" / "manifest.json"
+    settings = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**settings, "format_version": -1}))  # as if written by another version
+    dataset._CACHE.clear()
+    env = gym.make("sdar/SearchQA-v0", split="test", **small_kwargs)
+    _, info = env.reset(options={"index": 0})
+    obs, *_ = env.step(info["expert_action"])
+    assert obs.startswith("\n\n<information>Doc 1(Title: ")
+    assert json.loads(manifest.read_text())["format_version"] != -1

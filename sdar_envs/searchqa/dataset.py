@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 
-from sdar_envs.retrieval import HTTPRetriever, Retriever, build_index, load_index
+from sdar_envs.retrieval import HTTPRetriever, IndexFormatError, Retriever, build_index, load_index
 from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED, SPLITS, cache_root, ensure_dataset
 from sdar_envs.searchqa.loaders import QARecord, read_corpus, read_qa
 
@@ -61,12 +61,23 @@ def _http_search(retriever: HTTPRetriever) -> Callable[[str, int], list[tuple[st
     return search
 
 
-def _index(corpus: list[tuple[str, str]], backend: str, index_path: Path | None) -> Retriever:
-    """Open the index at ``index_path`` or build it there (atomically: concurrent builders keep one result)."""
+def _index(
+    corpus: list[tuple[str, str]], backend: str, index_path: Path | None, *, rebuild_stale: bool = False
+) -> Retriever:
+    """Open the index at ``index_path`` or build it there (atomically: concurrent builders keep one result).
+
+    With ``rebuild_stale`` (indexes the cache owns) an index from an older retrieval version is rebuilt; a user's
+    ``index_path`` is never deleted, its error says how to rebuild.
+    """
     if index_path is None:
         return build_index(corpus, backend=backend)
     if (index_path / "manifest.json").is_file():
-        return load_index(index_path)
+        try:
+            return load_index(index_path)
+        except IndexFormatError:
+            if not rebuild_stale:
+                raise
+            shutil.rmtree(index_path, ignore_errors=True)
     index_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{index_path.name}-", dir=index_path.parent))
     try:
@@ -132,5 +143,8 @@ def _load(seed, num_passages, data_dir, corpus_path, qa_path, index_path, retrie
     directory = ensure_dataset(seed, num_passages, data_dir)
     splits = {name: read_qa(directory / f"{name}.jsonl") for name in SPLITS}
     corpus = list(read_corpus(directory / "corpus.jsonl"))
-    retriever = _index(corpus, backend, Path(index_path) if index_path else directory / f"index-{backend}")
+    if index_path is not None:
+        retriever = _index(corpus, backend, Path(index_path))
+    else:
+        retriever = _index(corpus, backend, directory / f"index-{backend}", rebuild_stale=True)
     return SearchQADataset(splits, _local_search(retriever, dict(corpus)), str(directory), retriever)
