@@ -26,6 +26,7 @@ import gymnasium as gym
 
 import sdar_envs  # noqa: F401
 from sdar_envs.retrieval import build_index
+from sdar_envs.searchqa.answer import exact_match
 from sdar_envs.searchqa.generator import GENERATOR_VERSION, generate, write_dataset
 from sdar_envs.searchqa.questions import FAMILIES
 
@@ -115,6 +116,28 @@ def main() -> None:
     say("|---|---|---|")
     for template, hits in sorted(by_template.items()):
         say(f"| {template} | {len(hits)} | {sum(hits) / len(hits):.3f} |")
+    say()
+
+    # ---- a no-search baseline: the most frequent training answer of the same template --------------------------------
+    by_template_answers: dict[str, Counter] = defaultdict(Counter)
+    for record in data.questions["train"]:
+        by_template_answers[record["template"]][record["golden_answers"][0]] += 1
+    overall = Counter(r["golden_answers"][0] for r in data.questions["train"])
+    guess_em: dict[str, list[float]] = defaultdict(list)
+    for record in data.questions["test"]:
+        answers = by_template_answers.get(record["template"]) or overall
+        guess_em[record["data_source"]].append(exact_match(answers.most_common(1)[0][0], record["golden_answers"]))
+    say("## No-search baseline")
+    say()
+    say("EM on the test split when answering, without searching, the most frequent training answer of the same")
+    say("template (or of all training questions for unseen templates): the answers cannot be guessed from training")
+    say("data. (A comparison names its two candidates, so a coin flip between them would score about 0.5, as in")
+    say("HotpotQA.)")
+    say()
+    say("| family | EM |")
+    say("|---|---|")
+    for family in FAMILIES:
+        say(f"| {family} | {sum(guess_em[family]) / len(guess_em[family]):.3f} |")
     say()
 
     # ---- the env: oracle and timing ---------------------------------------------------------------------------------
