@@ -4,6 +4,7 @@
 
     sdar-data searchqa                 # generate (or find) the cached Search-QA set and its index
     sdar-data searchqa --out data/sqa  # write corpus.jsonl, train/validation/test.jsonl and meta.json there
+    sdar-data searchqa --out data/sqa --parquet   # ... plus Search-R1 processed parquet splits
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ def _searchqa(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     if args.out is not None:
-        out = write_dataset(generate(args.seed, args.num_passages), Path(args.out))
-        print(f"wrote {out}/corpus.jsonl, train.jsonl, validation.jsonl, test.jsonl, meta.json")
+        out = write_dataset(generate(args.seed, args.num_passages), Path(args.out), parquet=args.parquet)
+        extra = " and Search-R1 parquet splits" if args.parquet else ""
+        print(f"wrote {out}/corpus.jsonl, train.jsonl, validation.jsonl, test.jsonl, meta.json{extra}")
         print(
             f'use: gym.make("sdar/SearchQA-v0", split="test", corpus_path="{out}/corpus.jsonl", '
             f'qa_path="{out}/test.jsonl")'
@@ -48,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sqa.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generation seed (default %(default)s)")
     sqa.add_argument(
         "--num-passages", type=int, default=DEFAULT_NUM_PASSAGES, help="corpus size, about (default %(default)s)"
+    )
+    sqa.add_argument(
+        "--parquet", action="store_true", help="with --out, also write <split>.parquet in Search-R1's processed layout"
     )
     sqa.add_argument("--backend", default="default", help="retrieval backend of the cached index (default: default)")
     sqa.set_defaults(run=_searchqa)

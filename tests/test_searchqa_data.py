@@ -128,8 +128,13 @@ def test_hard_distractors_are_present(small):
 def test_sdar_data_cli_writes_the_files(tmp_path, capsys):
     from sdar_envs.data_cli import main
 
-    assert main(["searchqa", "--out", str(tmp_path), "--num-passages", "3000"]) == 0
+    assert main(["searchqa", "--out", str(tmp_path), "--num-passages", "3000", "--parquet"]) == 0
     written = {p.name for p in tmp_path.iterdir()}
-    assert written == {"corpus.jsonl", "train.jsonl", "validation.jsonl", "test.jsonl", "meta.json"}
+    splits = {"train", "validation", "test"}
+    assert written == {"corpus.jsonl", "meta.json"} | {f"{s}.jsonl" for s in splits} | {f"{s}.parquet" for s in splits}
     assert "corpus_path=" in capsys.readouterr().out
-    assert read_qa(tmp_path / "test.jsonl")[0]["data_source"] in FAMILIES
+    from_jsonl, from_parquet = read_qa(tmp_path / "test.jsonl"), read_qa(tmp_path / "test.parquet")
+    assert from_jsonl[0]["data_source"] in FAMILIES
+    # the processed parquet carries the same questions, answers and sources as the jsonl
+    keys = ("id", "question", "golden_answers", "data_source")
+    assert [[r[k] for k in keys] for r in from_parquet] == [[r[k] for k in keys] for r in from_jsonl]
