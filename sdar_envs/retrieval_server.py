@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -229,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("binding to %s exposes the server beyond this machine", args.host)
     server = RetrievalServer((args.host, args.port), retriever, corpus, topk=args.topk, verbose=args.verbose)
     log.info("%s backend, %d passages, serving POST %s (Ctrl-C stops)", retriever.backend, len(corpus), server.url)
+    # Exit cleanly on SIGTERM too, so a temporary index directory is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever()
     except KeyboardInterrupt:

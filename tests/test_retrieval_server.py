@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 import requests
 
-from sdar_envs.retrieval import HTTPRetriever, RetrievalServerError, build_index, load_index
+from sdar_envs.retrieval import HTTPRetriever, RetrievalServerError, available_backends, build_index, load_index
 from sdar_envs.retrieval_server import main, serve_in_thread
 
 CORPUS = {
@@ -183,3 +184,19 @@ def test_cli_index_then_serve_reuses_the_saved_index(tmp_path):
         main(["index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")])
     with pytest.raises(SystemExit, match="corpus not found"):
         main(["serve", "--corpus", str(tmp_path / "missing.jsonl")])
+
+
+@pytest.mark.parametrize("backend", [b for b in ("tantivy", "lucene") if b in available_backends()])
+def test_concurrent_requests_get_the_same_answers_as_direct_search(backend):
+    index = build_index(CORPUS.items(), backend=backend)
+    queries = ["Evan Morris", "capital of Veloria", "largest harbour", "horse fairs", "Port Annis", "guild"] * 5
+    expected = [index.search(q, 2) for q in queries]
+    srv, url = serve_in_thread(index, CORPUS)
+    try:
+        client = HTTPRetriever(url, timeout=10, retries=0)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda q: client.search(q, 2), queries))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert answers == expected
