@@ -120,7 +120,20 @@ def load_dataset(
         return _CACHE[key]
 
 
-def _load(seed, num_passages, data_dir, corpus_path, qa_path, index_path, retriever_url, backend, split):
+_PathArg = str | os.PathLike[str] | None
+
+
+def _load(
+    seed: int,
+    num_passages: int,
+    data_dir: _PathArg,
+    corpus_path: _PathArg,
+    qa_path: _PathArg,
+    index_path: _PathArg,
+    retriever_url: str | None,
+    backend: str,
+    split: str,
+) -> SearchQADataset:
     if retriever_url is not None or corpus_path is not None:
         if qa_path is None:
             raise ValueError(

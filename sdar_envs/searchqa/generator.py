@@ -17,7 +17,8 @@ No question spec (what is asked of which entity) appears in two splits or twice 
 Files (``write_dataset``; the layout ``sdar-data searchqa`` and the cache use)::
 
     corpus.jsonl            {"id": "17", "contents": "\\"Title\\"\\ntext"}   (Search-R1 corpus format)
-    train.jsonl ...         {"id", "question", "golden_answers", "data_source", "support", "oracle_queries", "spec"}
+    train.jsonl ...         {"id", "question", "golden_answers", "data_source", "template", "support",
+                             "oracle_queries", "spec"}   (support: gold passage ids in reading order)
     meta.json               generator version, seed, sizes and per-file SHA-256
 """
 
@@ -115,7 +116,7 @@ def _oracle_queries(world: World, key: str, passage: Passage) -> list[str]:
 
 
 def generate(seed: int = DEFAULT_SEED, num_passages: int = DEFAULT_NUM_PASSAGES) -> GeneratedData:
-    """Generate the corpus and all splits in memory (about 5 s for the default 50k passages)."""
+    """Generate the corpus and all splits in memory (about 3 s for the default 50k passages on one core)."""
     if num_passages < 500:
         raise ValueError(f"num_passages must be at least 500 (got {num_passages}); question families need room")
     world = build_world(seed, num_passages)
