@@ -11,6 +11,8 @@ from typing import ClassVar
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sdar_envs.retrieval import HTTPRetriever, RetrievalServerError, available_backends, build_index, load_index
 from sdar_envs.retrieval_server import main, serve_in_thread
@@ -200,3 +202,15 @@ def test_concurrent_requests_get_the_same_answers_as_direct_search(backend):
         srv.shutdown()
         srv.server_close()
     assert answers == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.text(max_size=100), single=st.booleans())
+def test_any_query_text_gets_a_well_formed_answer(server, query, single):
+    _, url, _ = server
+    body = {"query": query} if single else {"queries": [query, query]}
+    response = requests.post(url, json={**body, "topk": 2, "return_scores": True}, timeout=10)
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert len(result) == (1 if single else 2)
+    assert all(len(hits) <= 2 for hits in result)
