@@ -19,7 +19,7 @@ import gymnasium as gym
 
 import sdar_envs  # noqa: F401  (registers the env ids)
 
-__all__ = ["main", "play", "random_agent"]
+__all__ = ["main", "play", "random_agent", "show_episode"]
 
 _TITLE = re.compile(r'\(Title: "([^"]*)"\)')
 
@@ -61,6 +61,21 @@ def play(env: gym.Env, agent: Agent, episodes: Sequence[int]) -> tuple[Counter, 
     return wins, counts
 
 
+def show_episode(env: gym.Env, index: int, width: int = 160) -> None:
+    """Print one oracle episode: the question, then each action and (shortened) observation."""
+    _, info = env.reset(options={"index": index})
+    print(f"Example ({info['task'].data_source}): {info['task'].instruction}")
+    while True:
+        action = info["expert_action"]
+        obs, reward, terminated, truncated, info = env.step(action)
+        shown = " ".join(obs.split())
+        print(f"  action: {action}")
+        print(f"  obs:    {shown[:width] + (' ...' if len(shown) > width else '') or '(episode over)'}")
+        if terminated or truncated:
+            print(f"  reward: {reward}  (gold: {info['task'].metadata['golden_answers']})")
+            return
+
+
 def _report(name: str, wins: Counter, counts: Counter) -> None:
     total = sum(counts.values())
     per = "  ".join(f"{source} {wins[source] / counts[source]:.2f}" for source in counts)
@@ -79,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     n_tasks = env.unwrapped.num_tasks
     print(f"sdar/SearchQA-v0 split={args.split}: {n_tasks} questions, ready in {time.perf_counter() - start:.1f} s")
     episodes = range(min(args.episodes, n_tasks) if args.episodes > 0 else n_tasks)
+    u = env.unwrapped
+    sources = [u.get_task(task_id).data_source for task_id in u.task_ids()]
+    show_episode(env, index=sources.index("three_hop") if "three_hop" in sources else 0)
     for name, agent in (("oracle", oracle_agent), ("random", random_agent(random.Random(args.seed)))):
         t0 = time.perf_counter()
         wins, counts = play(env, agent, episodes)
