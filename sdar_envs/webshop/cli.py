@@ -69,7 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _catalog_options(serve_parser)
     generate_parser = sub.add_parser("generate", help="generate the catalog into the cache")
     _catalog_options(generate_parser)
+    load_parser = sub.add_parser("load-test", help="concurrent env clients against a (loopback) server")
+    load_parser.add_argument("--clients", type=int, default=32)
+    load_parser.add_argument("--steps", type=int, default=200, help="steps per client")
+    load_parser.add_argument("--base-url", default=None, help="server to test (default: start one locally)")
+    _catalog_options(load_parser)
     args = parser.parse_args(argv)
+    if args.command == "load-test":
+        return _load_test(args)
     if args.command == "generate":
         return main_webshop(
             ["--seed", str(args.seed), "--products", str(args.products)]
@@ -87,6 +94,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve(shop, args.host, args.port, announce=args.announce)
     return 0
+
+
+def _load_test(args: argparse.Namespace) -> int:
+    from sdar_envs.webshop.catalog import catalog_cli_args
+    from sdar_envs.webshop.env import WebShopEnv
+    from sdar_envs.webshop.load import run_load
+    from sdar_envs.webshop.transport import local_server
+
+    options = {
+        "seed": args.seed,
+        "n_products": args.products,
+        "n_goals": args.goals,
+        "cache_dir": args.cache_dir,
+        "products_path": args.products_path,
+        "attributes_path": args.attributes_path,
+        "human_goals_path": args.human_goals_path,
+    }
+    url = args.base_url or local_server([*catalog_cli_args(**options), "--search-backend", "default"]).url
+    env_options = dict(options)
+    env_options["products"], env_options["goals"] = env_options.pop("n_products"), env_options.pop("n_goals")
+    report = run_load(lambda: WebShopEnv("all", base_url=url, **env_options), clients=args.clients, steps=args.steps)
+    print(
+        f"{report.clients} clients x {report.steps_per_client} steps against {url}: {report.steps} steps in "
+        f"{report.seconds:.1f} s ({report.steps_per_second:.0f} steps/s), {report.episodes} episodes, "
+        f"{report.purchases} purchases, {len(report.errors)} errors, "
+        f"{len(report.isolation_violations)} isolation violations"
+    )
+    for line in (report.errors + report.isolation_violations)[:10]:
+        print("  " + line)
+    return 0 if not report.errors and not report.isolation_violations else 1
 
 
 if __name__ == "__main__":
