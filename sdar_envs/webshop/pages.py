@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from bs4 import BeautifulSoup
-from bs4.element import Comment, Tag
+from bs4.element import Comment, NavigableString, Tag
 
 __all__ = [
     "BACK_TO_SEARCH",
@@ -244,64 +244,77 @@ def render_html(page: Page, session_id: str) -> str:
 
 
 _INVISIBLE = frozenset({"style", "script", "head", "title", "meta", "[document]"})
-
-
-def _visible_texts(soup: BeautifulSoup) -> list[str]:
-    texts = []
-    for node in soup.find_all(string=True):
-        if isinstance(node, Comment) or node.parent is None or node.parent.name in _INVISIBLE:
-            continue
-        text = node.strip()
-        if text:
-            texts.append(text)
-    return texts
+_CLICKABLE = frozenset({"btn", "product-link", "option"})
 
 
 def parse_html(html: str) -> Page:
-    """Read a page written by :func:`render_html` back into a :class:`Page` (links become URLs)."""
+    """Read a page written by :func:`render_html` back into a :class:`Page` (links become URLs).
+
+    One pass over the body: visible strings (stripped, empty ones dropped, nothing from script/style), clickables
+    (``a.btn``, ``a.product-link``, ``a.option``; the search form's button), option groups and their selection,
+    and the purchase JSON of the done page.
+    """
     soup = BeautifulSoup(html, "html.parser")
     body = soup.body
     if not isinstance(body, Tag):
         raise ValueError("not a WebShop page: it has no <body>")
+    texts: list[str] = []
     links: dict[str, Any] = {}
-    for a in body.find_all("a"):
-        classes = a.get("class") or []
-        if {"btn", "product-link", "option"} & set(classes):
-            label = a.get_text().strip().lower()
-            if label and label not in links:
-                links[label] = a.get("href", "")
-    has_search_bar = body.find("input", id="search_input") is not None
-    if has_search_bar:
-        button = body.find("button")
-        if isinstance(button, Tag):
-            links = {button.get_text().strip().lower(): body.find("form").get("action", ""), **links}  # type: ignore[union-attr]
     options: dict[str, list[str]] = {}
     selected: dict[str, str] = {}
-    for group in body.find_all("div", class_="option-group"):
-        name = str(group.get("data-name", ""))
-        options[name] = []
-        for a in group.find_all("a", class_="option"):
-            value = a.get_text().strip()
-            options[name].append(value)
-            if "selected" in (a.get("class") or []):
-                selected[name] = value
+    result_asins: list[str] = []
     purchase = None
-    blob = body.find("script", id="purchase")
-    if isinstance(blob, Tag):
-        purchase = json.loads(blob.string or "{}")
+    has_search_bar = False
+    form_action = ""
+    for node in body.descendants:
+        if isinstance(node, NavigableString):
+            if isinstance(node, Comment) or node.parent is None or node.parent.name in _INVISIBLE:
+                continue
+            text = node.strip()
+            if text:
+                texts.append(text)
+            continue
+        if not isinstance(node, Tag):
+            continue
+        name = node.name
+        if name == "a":
+            classes = node.get("class") or []
+            if _CLICKABLE.intersection(classes):
+                label = node.get_text().strip()
+                if label and label.lower() not in links:
+                    links[label.lower()] = node.get("href", "")
+                if "product-link" in classes:
+                    result_asins.append(label)
+                if "option" in classes and isinstance(node.parent, Tag):
+                    group = str(node.parent.get("data-name", ""))
+                    options.setdefault(group, []).append(label)
+                    if "selected" in classes:
+                        selected[group] = label
+        elif name == "div" and "option-group" in (node.get("class") or []):
+            options.setdefault(str(node.get("data-name", "")), [])
+        elif name == "form":
+            form_action = str(node.get("action", ""))
+        elif name == "input" and node.get("id") == "search_input":
+            has_search_bar = True
+        elif name == "button":  # the search form's submit button: clickable (upstream lists it), refused on click
+            label = node.get_text().strip().lower()
+            if label:
+                links = {label: form_action, **links}
+        elif name == "script" and node.get("id") == "purchase":
+            purchase = json.loads(node.string or "{}")
     try:
         page_no = int(str(body.get("data-page", "1")))
     except ValueError:
         page_no = 1
     return Page(
         kind=str(body.get("data-kind", "")),
-        texts=_visible_texts(soup),
+        texts=texts,
         links=links,
         has_search_bar=has_search_bar,
         keywords=str(body.get("data-keywords", "")),
         page_no=page_no,
         asin=str(body.get("data-asin", "")),
-        result_asins=[a.get_text().strip() for a in body.find_all("a", class_="product-link")],
+        result_asins=result_asins,
         options=options,
         selected=selected,
         purchase=purchase,

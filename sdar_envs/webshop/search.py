@@ -57,10 +57,13 @@ class ProductSearch:
             if index_dir is not None:
                 tmp = Path(f"{index_dir}.tmp{os.getpid()}")
                 shutil.rmtree(tmp, ignore_errors=True)
-                index.save(tmp)
-                (tmp / "n_docs.txt").write_text(str(len(products)))
-                shutil.rmtree(index_dir, ignore_errors=True)
-                os.replace(tmp, index_dir)
+                try:
+                    index.save(tmp)
+                    (tmp / "n_docs.txt").write_text(str(len(products)))
+                    shutil.rmtree(index_dir, ignore_errors=True)
+                    os.replace(tmp, index_dir)
+                except OSError:  # another process saved it first (or the cache is read-only): keep ours in memory
+                    shutil.rmtree(tmp, ignore_errors=True)
         self.index = index
         self.search = functools.lru_cache(maxsize=CACHE_SIZE)(self._search)
 
