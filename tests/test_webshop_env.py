@@ -8,7 +8,7 @@ import gymnasium as gym
 import pytest
 import requests
 from env_contract import assert_env_contract, assert_invalid_actions_are_harmless, assert_vector_envs_work
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sdar_envs  # noqa: F401  (registers the ids)
@@ -192,6 +192,23 @@ def test_any_search_query_gives_a_results_page(env, query):
     if info["action_valid"]:
         assert info["page"] == "results" and "(Total results: " in obs
     assert reward == 0.0
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.text(max_size=40))
+@example(query="\ud800 lone surrogate")
+@example(query="a\x00b\x0c c")
+@example(query='<b>&amp; "quotes" + plus %20 /slash ?q=1#frag')
+def test_any_search_query_gives_the_same_page_over_http_and_in_process(cache_dir, server_url, query):
+    inproc = gym.make(ENV_ID, transport="inproc", cache_dir=cache_dir).unwrapped
+    http = gym.make(ENV_ID, base_url=server_url, cache_dir=cache_dir).unwrapped
+    inproc.reset(options={"index": 1})
+    http.reset(options={"index": 1})
+    _, _, _, _, info_a = inproc.step(f"search[{query}]")
+    _, _, _, _, info_b = http.step(f"search[{query}]")
+    assert info_a["action_valid"] == info_b["action_valid"]
+    assert page_signature(inproc.page) == page_signature(http.page)
+    http.close()
 
 
 def test_parse_action_accepts_upstreams_forms_only():

@@ -52,9 +52,13 @@ def parse_action(action: str) -> tuple[str, str] | None:
 
 
 def canonical_query(text: str) -> str:
-    """The query the shop searches for ``text``: lowercased, whitespace collapsed, unencodable characters replaced."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
+    """The query the shop searches for ``text``: lowercased, control characters and runs of whitespace turned into
+    single spaces, characters UTF-8 cannot encode (lone surrogates) replaced by ``?``."""
+    text = text.encode("utf-8", "replace").decode("utf-8").translate(_CONTROL_TO_SPACE)
     return " ".join(text.lower().split())
+
+
+_CONTROL_TO_SPACE = {c: " " for c in [*range(32), *range(127, 160)]}
 
 
 class Shop:
