@@ -1,7 +1,8 @@
-"""``sdar-webshop``: generate the catalog, or serve the shop over HTTP.
+"""``sdar-webshop``: generate the catalog, serve the shop over HTTP, or load-test a server.
 
     sdar-webshop generate [--products 1000] [--goals N] [--seed 0] [--cache-dir DIR]
     sdar-webshop serve [--host 127.0.0.1] [--port 3000] [catalog options]
+    sdar-webshop load-test [--clients 32] [--steps 200] [--base-url URL] [catalog options]
 
 Catalog options: ``--seed/--products/--goals/--cache-dir`` for the generated catalog, or
 ``--products-path items_shuffle.json [--attributes-path items_ins_v2.json] [--human-goals-path
@@ -57,7 +58,8 @@ def main_webshop(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="sdar-webshop", description=__doc__.splitlines()[0])
+    description = "Generate the WebShop catalog, serve the shop, or load-test a server."
+    parser = argparse.ArgumentParser(prog="sdar-webshop", description=description)
     sub = parser.add_subparsers(dest="command", required=True)
     serve_parser = sub.add_parser("serve", help="serve the shop over HTTP")
     serve_parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
