@@ -6,7 +6,6 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromi
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, monkeypatch):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the dev extra) is not installed")
     from selenium.webdriver.chrome.service import Service
 
@@ -43,7 +42,7 @@ def browser(tmp_path):
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for drivers online
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager look for drivers online
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)
     yield driver
