@@ -6,9 +6,10 @@ Markdown file (``benchmarks/results/retrieval.md``)::
 
     .venv/bin/python benchmarks/bench_retrieval.py --out benchmarks/results/retrieval.md
 
-Corpus: ``--corpus PATH`` reads a Search-R1 jsonl(.gz) and queries a title-plus-words sample of its passages (the
-passage the query was drawn from is its target); without it, :func:`sdar_envs.retrieval.synthetic.synthetic_corpus`
-generates ``--passages`` passages and ``--queries`` questions with known target passages.
+Corpus: by default the Search-QA generator's corpus (``sdar_envs.searchqa.generator.generate``) with its questions
+as queries (target: the question's first gold passage); ``--workload synthetic`` uses
+:func:`sdar_envs.retrieval.synthetic.synthetic_corpus` instead; ``--corpus PATH`` reads a Search-R1 jsonl(.gz) and
+queries a title-plus-words sample of its passages (the passage the query was drawn from is its target).
 """
 
 from __future__ import annotations
@@ -43,8 +44,29 @@ def load_workload(args: argparse.Namespace) -> tuple[list[tuple[str, str]], list
             start = rng.randrange(max(len(words) - 6, 1))
             queries.append((f"{title} {' '.join(words[start : start + 6])}", doc_id))
         return docs, queries, f"`{args.corpus}` ({len(docs)} passages), queries = title + 6 words of a passage"
+    if args.workload in ("auto", "searchqa"):
+        try:
+            from sdar_envs.searchqa.generator import generate
+        except ImportError:
+            if args.workload == "searchqa":
+                raise
+        else:
+            data = generate(seed=args.seed, num_passages=args.passages)
+            records = [r for split in ("test", "validation", "train") for r in data.questions[split]]
+            queries = [(r["question"], r["support"][0]) for r in records[: args.queries]]
+            return (
+                data.corpus,
+                queries,
+                f"Search-QA generator corpus (`generate(seed={args.seed}, num_passages={args.passages})`, "
+                f"{len(data.corpus)} passages); queries = the first {len(queries)} questions of test, validation, "
+                "train; target = the question's first gold passage",
+            )
     corpus = synthetic_corpus(args.passages, args.queries, seed=args.seed)
-    return corpus.docs, corpus.queries, f"synthetic_corpus(num_passages={args.passages}, seed={args.seed})"
+    return (
+        corpus.docs,
+        corpus.queries,
+        f"`synthetic_corpus(num_passages={args.passages}, seed={args.seed})`; target = the passage asked about",
+    )
 
 
 def run_one(args: argparse.Namespace) -> None:
@@ -93,6 +115,30 @@ def run_one(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(out))
 
 
+def bench_server(docs: list[tuple[str, str]], queries: list[str]) -> dict[str, float]:
+    """Loopback round trips through ``sdar-retriever``'s server and :class:`HTTPRetriever` (default backend, k=3)."""
+    from sdar_envs.retrieval import HTTPRetriever
+    from sdar_envs.retrieval_server import serve_in_thread
+
+    index = build_index(docs)
+    server, url = serve_in_thread(index, dict(docs))
+    try:
+        client = HTTPRetriever(url, timeout=30, retries=0)
+        for q in queries[:50]:
+            client.search_documents(q, 3)
+        started = time.perf_counter()
+        for q in queries:
+            client.search_documents(q, 3)
+        single_s = time.perf_counter() - started
+        started = time.perf_counter()
+        client.batch_search_documents(queries, 3)
+        batch_s = time.perf_counter() - started
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {"backend": index.backend, "single_qps": len(queries) / single_s, "batch_qps": len(queries) / batch_s}
+
+
 def overlap(a: list[list[str]], b: list[list[str]]) -> float:
     """Mean |top10(a) & top10(b)| / 10 over queries (queries where both are empty count as 1)."""
     scores = [len(set(x) & set(y)) / max(len(x), len(y)) if (x or y) else 1.0 for x, y in zip(a, b, strict=True)]
@@ -102,7 +148,11 @@ def overlap(a: list[list[str]], b: list[list[str]]) -> float:
 def machine() -> str:
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
     model = next((line.split(":", 1)[1].strip() for line in lscpu if line.startswith("Model name")), "?")
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}; "
+        f"load average at the end {load} (the machine is shared)"
+    )
 
 
 def main() -> None:
@@ -111,7 +161,13 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=50_000)
     parser.add_argument("--queries", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--corpus", default=None, help="a Search-R1 jsonl(.gz) corpus instead of the synthetic one")
+    parser.add_argument("--corpus", default=None, help="a Search-R1 jsonl(.gz) corpus instead of a generated one")
+    parser.add_argument(
+        "--workload",
+        choices=["auto", "searchqa", "synthetic"],
+        default="auto",
+        help="generated corpus: the Search-QA generator's (auto: when importable) or the synthetic encyclopedia",
+    )
     parser.add_argument("--out", default=None, help="write a Markdown report here")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", default=None, help=argparse.SUPPRESS)
@@ -120,7 +176,7 @@ def main() -> None:
         run_one(args)
         return
     backends = args.backends or available_backends()
-    _, _, workload = load_workload(args)
+    docs, query_pairs, workload = load_workload(args)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
@@ -139,8 +195,12 @@ def main() -> None:
         "",
         f"Command: `{' '.join(['.venv/bin/python', 'benchmarks/bench_retrieval.py', *sys.argv[1:]])}`",
         "",
-        f"Machine: {machine()}. Workload: {workload}, {args.queries} queries, k={K} unless noted. Each backend "
-        "runs in its own process; peak RSS includes the corpus held in Python.",
+        f"Machine: {machine()}.",
+        "",
+        f"Workload: {workload}. k={K} unless noted. Each backend runs in its own process, one thread of queries; "
+        "peak RSS includes the corpus held in Python. Build = analysis + indexing into a temporary directory; "
+        "load = reopening the saved index; single = one `search` call per query (after 200 warm-up queries); "
+        "batched = one `batch_search` call.",
         "",
         "| backend | build (s) | load (s) | on disk (MB) | single q/s (k=10) | ms/query | single q/s (k=3) "
         "| batched q/s | recall@3 | recall@10 | peak RSS (MB) |",
@@ -157,6 +217,14 @@ def main() -> None:
     for a in results:
         row = [f"{overlap(results[a]['top10'], results[b]['top10']):.3f}" for b in results]
         lines.append(f"| {a} | " + " | ".join(row) + " |")
+    server = bench_server(docs, [q for q, _ in query_pairs])
+    lines += [
+        "",
+        f"HTTP server on loopback (`serve_in_thread` + `HTTPRetriever`, {server['backend']} backend, k=3, "
+        f"{len(query_pairs)} queries, client and server in one process): "
+        f"{server['single_qps']:.0f} single-query requests/s, {server['batch_qps']:.0f} queries/s in one batched "
+        "request.",
+    ]
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:

@@ -248,3 +248,13 @@ def test_read_corpus_names_the_file_and_line_of_a_bad_row(tmp_path):
         list(read_corpus(path))
     with pytest.raises(FileNotFoundError, match="Search-R1 corpus"):
         list(read_corpus(Path(tmp_path / "missing.jsonl")))
+
+
+@pytest.mark.parametrize("backend", ["tantivy", "bm25s"])
+def test_an_index_built_with_another_analyzer_version_is_refused(backend, tmp_path):
+    build_index(DOCS, backend=backend).save(tmp_path / "idx")
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    manifest["settings"]["analyzer"]["version"] = 0
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="analyzer settings"):
+        load_index(tmp_path / "idx")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from sdar_envs.retrieval import HTTPRetriever, RetrievalServerError, build_index, load_index
+from sdar_envs.retrieval import HTTPRetriever, RetrievalServerError, available_backends, build_index, load_index
 from sdar_envs.retrieval_server import main, serve_in_thread
 
 CORPUS = {
@@ -183,3 +186,31 @@ def test_cli_index_then_serve_reuses_the_saved_index(tmp_path):
         main(["index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")])
     with pytest.raises(SystemExit, match="corpus not found"):
         main(["serve", "--corpus", str(tmp_path / "missing.jsonl")])
+
+
+@pytest.mark.parametrize("backend", [b for b in ("tantivy", "lucene") if b in available_backends()])
+def test_concurrent_requests_get_the_same_answers_as_direct_search(backend):
+    index = build_index(CORPUS.items(), backend=backend)
+    queries = ["Evan Morris", "capital of Veloria", "largest harbour", "horse fairs", "Port Annis", "guild"] * 5
+    expected = [index.search(q, 2) for q in queries]
+    srv, url = serve_in_thread(index, CORPUS)
+    try:
+        client = HTTPRetriever(url, timeout=10, retries=0)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda q: client.search(q, 2), queries))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert answers == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.text(max_size=100), single=st.booleans())
+def test_any_query_text_gets_a_well_formed_answer(server, query, single):
+    _, url, _ = server
+    body = {"query": query} if single else {"queries": [query, query]}
+    response = requests.post(url, json={**body, "topk": 2, "return_scores": True}, timeout=10)
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert len(result) == (1 if single else 2)
+    assert all(len(hits) <= 2 for hits in result)

@@ -22,7 +22,14 @@ import bm25s
 import numpy as np
 
 from sdar_envs.retrieval.analyzer import ANALYZER_SETTINGS, analyze
-from sdar_envs.retrieval.retriever import IndexFormatError, Retriever, check_k, clean_query, write_manifest
+from sdar_envs.retrieval.retriever import (
+    IndexFormatError,
+    Retriever,
+    check_analyzer,
+    check_k,
+    clean_query,
+    write_manifest,
+)
 
 __all__ = ["Bm25sRetriever"]
 
@@ -72,6 +79,7 @@ class Bm25sRetriever(Retriever):
     @classmethod
     def load(cls, path: Path, manifest: dict[str, Any]) -> Bm25sRetriever:
         hint = manifest["rebuild_hint"]
+        check_analyzer(manifest, ANALYZER_SETTINGS)
         try:
             ids = json.loads((path / _IDS_NAME).read_text(encoding="utf-8"))
             with _quiet_bm25s():

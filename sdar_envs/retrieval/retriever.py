@@ -19,6 +19,7 @@ __all__ = [
     "MANIFEST_NAME",
     "IndexFormatError",
     "Retriever",
+    "check_analyzer",
     "clean_query",
     "rank",
     "read_manifest",
@@ -90,6 +91,17 @@ def check_k(k: object) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise TypeError(f"k must be an int, got {type(k).__name__}")
     return max(int(k), 0)
+
+
+def check_analyzer(manifest: dict[str, Any], current: dict[str, Any]) -> None:
+    """Raise :class:`IndexFormatError` when a saved index was analysed differently from what this code does now
+    (its query terms would no longer match its index terms)."""
+    saved = manifest["settings"].get("analyzer")
+    if saved != current:
+        raise IndexFormatError(
+            f"the index was built with analyzer settings {saved}, this code analyses text with {current}; "
+            f"{manifest['rebuild_hint']}"
+        )
 
 
 def write_manifest(

@@ -28,6 +28,7 @@ from sdar_envs.retrieval.analyzer import ANALYZER_SETTINGS, analyze
 from sdar_envs.retrieval.retriever import (
     IndexFormatError,
     Retriever,
+    check_analyzer,
     check_k,
     clean_query,
     rank,
@@ -86,6 +87,7 @@ class TantivyRetriever(Retriever):
     @classmethod
     def load(cls, path: Path, manifest: dict[str, Any]) -> TantivyRetriever:
         hint = manifest["rebuild_hint"]
+        check_analyzer(manifest, ANALYZER_SETTINGS)
         try:
             ids = json.loads((path / _IDS_NAME).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
