@@ -253,3 +253,12 @@ def test_catalog_fingerprint_tracks_file_contents(catalog):
     for name in ("items_shuffle.json", "items_ins_v2.json", "items_human_ins.json"):
         digest.update((catalog.root / name).read_bytes())
     assert catalog.fingerprint == digest.hexdigest()[:16]
+
+
+def test_the_data_cli_generates_the_webshop_catalog(tmp_path, capsys):
+    from sdar_envs.data_cli import main
+
+    assert main(["webshop", "--products", "200", "--goals", "150", "--cache-dir", str(tmp_path)]) == 0
+    directory = tmp_path / "generated" / "v1-seed0-products200-goals150"
+    assert str(directory) in capsys.readouterr().out
+    assert len(json.loads((directory / "items_shuffle.json").read_text())) == 200
