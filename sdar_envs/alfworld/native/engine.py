@@ -185,6 +185,11 @@ class NativeEngine:
     def close(self) -> None:
         self.state = None
 
+    @property
+    def commands(self) -> Mapping[str, tuple[str, ...]]:
+        """The admissible commands now, each with its grounded action ``(kind, *entity ids)``."""
+        return self._commands
+
     def admissible_commands(self) -> list[str]:
         return list(self._sorted)
 
