@@ -407,8 +407,9 @@ def test_official_game_files_play_through_the_same_env(tmp_path: Path) -> None:
     env.close()
 
 
-def test_the_expert_solves_an_official_game(tmp_path: Path) -> None:
-    env = gym.make(ENV_ID, split=OOD, data_path=str(_write_official_game(tmp_path)))
+@pytest.mark.parametrize("grammar", ["new", "old"])
+def test_the_expert_solves_an_official_game_in_either_grammar(tmp_path: Path, grammar: str) -> None:
+    env = gym.make(ENV_ID, split=OOD, data_path=str(_write_official_game(tmp_path)), grammar=grammar)
     _, info = env.reset(seed=0)
     for _ in range(30):
         if info["won"] or info["expert_action"] is None:

@@ -45,6 +45,7 @@ __all__ = [
     "expert_seed",
     "load_manifest",
     "manifest_path",
+    "manifest_stats",
     "merge_manifests",
 ]
 
@@ -107,6 +108,13 @@ def load_manifest(split: str, path: str | Path | None = None) -> list[ManifestEn
         ManifestEntry(g["id"], g["task_type"], int(g["seed"]), g["instruction"], tuple(g["walkthrough"]))
         for g in data["games"]
     ]
+
+
+def manifest_stats(split: str, path: str | Path | None = None) -> dict[str, int]:
+    """``{"games": kept, "drawn": kept + rejected}`` of a split's manifest (the expert's build-time acceptance)."""
+    data = _read(Path(path) if path is not None else manifest_path(split))
+    kept = len(data["games"])
+    return {"games": kept, "drawn": kept + sum(len(v) for v in data["rejected"].values())}
 
 
 def _empty(split: str, quota: Mapping[str, int]) -> dict[str, Any]:
