@@ -137,7 +137,7 @@ def _receptacle_class(thor_id: str) -> str:
     return parts[-1] if parts[0] in ("Sink", "Bathtub") else parts[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Room:
     """A floorplan's fixed furniture: receptacle THOR id -> location id, the object classes present, free spots."""
 
@@ -261,6 +261,7 @@ class GameSpec:
         }
 
 
+@functools.lru_cache(maxsize=1024)
 def _goal_choices(task_type: str, room: Room) -> list[tuple[str, str]]:
     """Feasible ``(object, receptacle-or-toggle)`` class pairs for ``task_type`` in ``room``."""
     classes = room.receptacle_classes
@@ -290,6 +291,19 @@ def _placeable(obj: str, room: Room, excluded_parent: str) -> bool:
     return any(obj in _CAN_CONTAIN[c] for c in room.receptacle_classes if c != excluded_parent and c in _CAN_CONTAIN)
 
 
+@functools.lru_cache(maxsize=32)
+def _eligible_rooms(split: str, task_type: str) -> list[Room]:
+    """The split's floorplans whose room type allows ``task_type`` and that hold a feasible goal."""
+    rooms = []
+    for scene in SPLIT_SCENES[split]:
+        if floorplan_room(scene) not in constants.GOALS_VALID[task_type]:
+            continue
+        room = load_room(scene)
+        if room is not None and _goal_choices(task_type, room):
+            rooms.append(room)
+    return rooms
+
+
 def sample_game(split: str, task_type: str, seed: int) -> GameSpec:
     """Draw the game ``seed`` of ``task_type`` in ``split`` (pure and fast: no engine involved).
 
@@ -300,13 +314,7 @@ def sample_game(split: str, task_type: str, seed: int) -> GameSpec:
     if task_type not in TASK_TYPES:
         raise ValueError(f"unknown task type {task_type!r}; expected one of {TASK_TYPES}")
     rng = random.Random(f"sdar-alfworld/{split}/{task_type}/{seed}")
-    rooms = []
-    for scene in SPLIT_SCENES[split]:
-        if floorplan_room(scene) not in constants.GOALS_VALID[task_type]:
-            continue
-        room = load_room(scene)
-        if room is not None and _goal_choices(task_type, room):
-            rooms.append(room)
+    rooms = _eligible_rooms(split, task_type)
     room = rng.choice(rooms)
     obj, target = rng.choice(_goal_choices(task_type, room))
     parent, toggle = ("", target) if task_type == "look_at_obj_in_light" else (target, "")

@@ -12,6 +12,11 @@ resumable: it saves after every game and restarts where it stopped::
     python -m sdar_envs.alfworld.manifest --split eval_out_of_distribution
     python -m sdar_envs.alfworld.manifest --split train --max-minutes 60     # repeat until complete
 
+Two builders can share the work by task type on separate files, then merge::
+
+    python -m sdar_envs.alfworld.manifest --split train --path a.json.gz --task-types pick_and_place_simple ...
+    python -m sdar_envs.alfworld.manifest --split train --merge a.json.gz b.json.gz
+
 Manifest JSON: ``{"split", "version", "quota": {type: n}, "next_seed": {type: n}, "rejected": {type: [seeds]},
 "games": [{"id", "task_type", "seed", "instruction", "walkthrough"}]}``, games ordered by task type then seed.
 """
@@ -40,6 +45,8 @@ __all__ = [
     "expert_seed",
     "load_manifest",
     "manifest_path",
+    "manifest_stats",
+    "merge_manifests",
 ]
 
 MANIFEST_DIR = Path(__file__).resolve().parent / "data"
@@ -103,6 +110,13 @@ def load_manifest(split: str, path: str | Path | None = None) -> list[ManifestEn
     ]
 
 
+def manifest_stats(split: str, path: str | Path | None = None) -> dict[str, int]:
+    """``{"games": kept, "drawn": kept + rejected}`` of a split's manifest (the expert's build-time acceptance)."""
+    data = _read(Path(path) if path is not None else manifest_path(split))
+    kept = len(data["games"])
+    return {"games": kept, "drawn": kept + sum(len(v) for v in data["rejected"].values())}
+
+
 def _empty(split: str, quota: Mapping[str, int]) -> dict[str, Any]:
     return {
         "split": split,
@@ -120,11 +134,14 @@ def build_manifest(
     path: str | Path | None = None,
     quota: Mapping[str, int] | None = None,
     max_seconds: float | None = None,
+    task_types: Sequence[str] | None = None,
     log: Any = print,
 ) -> dict[str, Any]:
     """Extend the manifest of ``split`` towards ``quota`` (default: :data:`TASK_SHARES`), resuming where it stopped.
 
-    Stops when every task type has its quota or after ``max_seconds``; saves after every game. Returns the manifest.
+    Stops when every task type (of ``task_types``, default all) has its quota or after ``max_seconds``; saves after
+    every game. Returns the manifest. Builders of disjoint ``task_types`` can run in parallel on separate ``path``s;
+    :func:`merge_manifests` joins their files.
     """
     from sdar_envs.alfworld.expert import solve  # imports the engine
 
@@ -138,7 +155,7 @@ def build_manifest(
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sdar-alfworld-") as tmp:
         while True:
-            open_types = [t for t in TASK_TYPES if counts[t] < quota.get(t, 0)]
+            open_types = [t for t in task_types or TASK_TYPES if counts[t] < quota.get(t, 0)]
             if not open_types:
                 break
             if max_seconds is not None and time.monotonic() - start > max_seconds:
@@ -173,14 +190,44 @@ def build_manifest(
     return data
 
 
+def merge_manifests(sources: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
+    """Join manifests of one split built in parallel for disjoint task types (each type from the source that got
+    furthest with it) into ``out``."""
+    parts = [_read(Path(p)) for p in sources]
+    split = parts[0]["split"]
+    if any(p["split"] != split or p["version"] != GENERATOR_VERSION for p in parts):
+        raise ValueError("manifests to merge must share the split and the generator version")
+    merged = _empty(split, parts[0]["quota"])
+    for task_type in TASK_TYPES:
+        best = max(parts, key=lambda p: p["next_seed"][task_type])
+        merged["next_seed"][task_type] = best["next_seed"][task_type]
+        merged["rejected"][task_type] = best["rejected"][task_type]
+        merged["games"] += [g for g in best["games"] if g["task_type"] == task_type]
+    merged["games"].sort(key=lambda g: (TASK_TYPES.index(g["task_type"]), g["seed"]))
+    _write(Path(out), merged)
+    return merged
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build (or resume) the manifest of solvable ALFWorld games.")
     parser.add_argument("--split", choices=SPLITS, required=True)
     parser.add_argument("--max-minutes", type=float, default=None, help="stop after this long (resume later)")
     parser.add_argument("--path", default=None, help="manifest path (default: the package's data directory)")
+    parser.add_argument("--task-types", nargs="+", choices=TASK_TYPES, default=None, help="only these task types")
+    parser.add_argument("--merge", nargs="+", default=None, help="merge these manifest files into --path instead")
     args = parser.parse_args(argv)
+    if args.merge:
+        merged = merge_manifests(args.merge, args.path or manifest_path(args.split))
+        print(f"{args.split}: {len(merged['games'])} games")
+        return
     max_seconds = None if args.max_minutes is None else args.max_minutes * 60
-    build_manifest(args.split, path=args.path, max_seconds=max_seconds, log=lambda m: print(m, flush=True))
+    build_manifest(
+        args.split,
+        path=args.path,
+        max_seconds=max_seconds,
+        task_types=args.task_types,
+        log=lambda m: print(m, flush=True),
+    )
 
 
 if __name__ == "__main__":
