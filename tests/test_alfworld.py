@@ -297,7 +297,7 @@ def test_unknown_arguments_get_actionable_errors(cache: Path) -> None:
     with pytest.raises(ValueError, match="split must be one of"):
         _make(cache, split="valid_seen")
     with pytest.raises(ValueError, match="engine must be one of"):
-        _make(cache, engine="native")
+        _make(cache, engine="fast")
     with pytest.raises(ValueError, match="unknown task types"):
         _make(cache, task_types=["pick_three"])
     env = _make(cache)

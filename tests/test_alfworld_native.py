@@ -295,3 +295,28 @@ def test_native_expert_wins_generated_games_of_every_type_and_split(tmp_path: Pa
                 if state["won"]:
                     break
             assert state["won"], (split, task_type, seed, grammar)
+
+
+def test_alfworld_env_runs_on_the_native_engine_with_its_expert(tmp_path: Path) -> None:
+    import gymnasium as gym
+
+    import sdar_envs  # noqa: F401
+
+    trial = tmp_path / "json_2.1.1" / "valid_unseen" / "pick_heat_then_place_in_recep-Apple-None-CounterTop-7" / "t1"
+    trial.mkdir(parents=True)
+    traj = {"task_type": "pick_heat_then_place_in_recep", "pddl_params": {"object_target": "Apple"}}
+    (trial / "traj_data.json").write_text(json.dumps(traj))
+    write_problem(trial)
+    env = gym.make("sdar/ALFWorld-v0", split="eval_out_of_distribution", data_path=str(tmp_path), engine="native")
+    obs, info = env.reset(seed=0)
+    assert obs.endswith("Your task is to: heat some apple and put it in countertop.")
+    assert info["admissible_actions"][0] == "go to cabinet 1" and "help" not in info["admissible_actions"]
+    obs, reward, terminated, _, info = env.step("go to countertop 1")
+    assert obs == "You arrive at countertop 1. On the countertop 1, you see a apple 1, and a knife 1."
+    assert env.step("fly away")[0] == "Nothing happens."
+    for _ in range(20):
+        if terminated:
+            break
+        obs, reward, terminated, _, info = env.step(info["expert_action"])
+    assert terminated and reward == 1.0 and info["won"] and info["score"] == 1.0
+    env.close()

@@ -28,7 +28,7 @@ from sdar_envs.alfworld.grammar import to_grammar
 __all__ = ["ENGINES", "EngineState", "TextWorldEngine", "make_engine"]
 
 #: Engine names ``ALFWorldEnv(engine=...)`` accepts.
-ENGINES: tuple[str, ...] = ("textworld",)
+ENGINES: tuple[str, ...] = ("textworld", "native")
 
 #: What a reset or step returns: ``feedback`` (str), ``admissible_commands`` (sorted list[str], ``help`` included
 #: under the new grammar), ``won`` (bool), ``facts`` (textworld Propositions with demangled names).
@@ -76,8 +76,13 @@ class TextWorldEngine:
         self._env.close()
 
 
-def make_engine(engine: str, grammar: str) -> TextWorldEngine:
-    """The engine named ``engine`` (one of :data:`ENGINES`) using ``grammar``."""
+def make_engine(engine: str, grammar: str) -> Any:
+    """The engine named ``engine`` (one of :data:`ENGINES`) using ``grammar``: ``"textworld"`` (this module) or
+    ``"native"`` (:class:`sdar_envs.alfworld.native.NativeEngine`, pure Python, same text)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "native":
+        from sdar_envs.alfworld.native import NativeEngine
+
+        return NativeEngine(grammar)
     return TextWorldEngine(grammar)

@@ -11,8 +11,9 @@ so its plans are shorter than alfworld's hand-coded expert, which searches recep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sdar_envs.alfworld.native.engine import NativeEngine
 from sdar_envs.alfworld.native.pddl import Formula
@@ -75,6 +76,14 @@ class NativeExpert:
 
     def __init__(self, engine: NativeEngine) -> None:
         self.engine = engine
+
+    def start(self, feedback: str) -> str | None:
+        """The first command after reset (same interface as the env's hand-coded ``Expert``)."""
+        return self.next_command()
+
+    def next_action(self, state: Mapping[str, Any], last_command: str, admissible: Sequence[str]) -> str | None:
+        """The next command after a step (same interface as the env's hand-coded ``Expert``; reads the engine)."""
+        return self.next_command()
 
     def next_command(self) -> str | None:
         engine = self.engine
