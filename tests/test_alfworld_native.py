@@ -320,3 +320,39 @@ def test_alfworld_env_runs_on_the_native_engine_with_its_expert(tmp_path: Path) 
         obs, reward, terminated, _, info = env.step(info["expert_action"])
     assert terminated and reward == 1.0 and info["won"] and info["score"] == 1.0
     env.close()
+
+
+def _shipped(split: str, limit: int | None = None) -> list:
+    from sdar_envs.alfworld.manifest import load_manifest, manifest_path
+
+    if not manifest_path(split).exists():
+        pytest.skip(f"no committed manifest for {split} yet (python -m sdar_envs.alfworld.manifest --split {split})")
+    return load_manifest(split)[:limit]
+
+
+@pytest.mark.parametrize(
+    ("split", "limit"), [("eval_in_distribution", None), ("eval_out_of_distribution", None), ("train", 300)]
+)
+def test_every_shipped_walkthrough_wins_on_the_native_engine_and_so_does_the_native_expert(
+    tmp_path: Path, split: str, limit: int | None
+) -> None:
+    from sdar_envs.alfworld.cache import ensure_game
+
+    for entry in _shipped(split, limit):
+        gamefile = ensure_game(tmp_path, split, entry)
+        grammar = "old" if any(" in/on " in c for c in entry.walkthrough) else "new"
+        engine = NativeEngine(grammar)
+        engine.load(gamefile)
+        state = engine.reset()
+        for i, command in enumerate(entry.walkthrough):
+            assert command in state["admissible_commands"], (entry.id, i, command)
+            assert not state["won"], (entry.id, i)
+            state = engine.step(command)
+        assert state["won"], entry.id  # the TextWorld engine won exactly at the walkthrough's last command
+        state = engine.reset()
+        expert = NativeExpert(engine)
+        for _ in range(50):
+            state = engine.step(expert.next_command() or "")
+            if state["won"]:
+                break
+        assert state["won"], entry.id
