@@ -9,9 +9,10 @@ For game ``k`` (task type ``TASK_TYPES[k % 6]``, split ``SPLITS[k // 6 % 3]``, s
   invalid text and the native expert's commands (:mod:`sdar_envs.alfworld.native.differential`); both engines get
   the same commands.
 
-Memory per env: for the native engine, the bytes Python allocates for one loaded and reset engine (``tracemalloc``);
-for the TextWorld engine, the growth of the process's resident set while one engine is loaded and reset (it
-allocates in C++ too). Run::
+Wall-clock time is what a caller waits; CPU time (``time.thread_time``) is what the engine itself costs, without the
+time the process waits for a core on a shared machine. Memory per env: for the native engine, the bytes Python
+allocates for one loaded and reset engine (``tracemalloc``); for the TextWorld engine, the growth of the process's
+resident set while one engine is loaded and reset (it allocates in C++ too). Run::
 
     python benchmarks/bench_alfworld_native.py --games 12 --native-games 240 --steps 50
 """
@@ -58,20 +59,31 @@ def _commands(gamefile: Path, seed: int, steps: int) -> list[str]:
     return commands
 
 
-def _time_engine(make, gamefile: Path, commands: list[str]) -> tuple[float, float, list[float]]:
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.thread_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = _clock()
+    return wall - start[0], cpu - start[1]
+
+
+def _time_engine(make, gamefile: Path, commands: list[str]):
+    """``(load, reset, [step, ...])``, each a ``(wall seconds, CPU seconds of this thread)`` pair."""
     engine = make()
-    t0 = time.perf_counter()
+    t = _clock()
     engine.load(gamefile)
-    t1 = time.perf_counter()
+    load = _since(t)
+    t = _clock()
     engine.reset()
-    t2 = time.perf_counter()
+    reset = _since(t)
     steps = []
     for command in commands:
-        s0 = time.perf_counter()
+        t = _clock()
         engine.step(command)
-        steps.append(time.perf_counter() - s0)
+        steps.append(_since(t))
     engine.close()
-    return t1 - t0, t2 - t1, steps
+    return load, reset, steps
 
 
 def _rss_kib() -> int:
@@ -106,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
                 loads.append(load)
                 resets.append(reset)
                 steps.extend(step)
-            results[name] = (count, len(steps), _quantiles(loads), _quantiles(resets), _quantiles(steps))
+            results[name] = (count, len(steps), loads, resets, steps)
 
         gamefile = games[0][0]
         gc.collect()
@@ -123,15 +135,25 @@ def main(argv: list[str] | None = None) -> None:
         textworld.reset()
         textworld_kib = _rss_kib() - rss0
 
-    print("| engine | games | steps | load median / p95 (ms) | reset median / p95 (ms) | step median / p95 (ms) |")
-    print("|---|---|---|---|---|---|")
-    for name, (count, nsteps, load, reset, step) in results.items():
-        cells = [f"{1e3 * q[0]:.3f} / {1e3 * q[1]:.3f}" for q in (load, reset, step)]
-        print(f"| {name} | {count} | {nsteps} | " + " | ".join(cells) + " |")
-    tw, nat = results["textworld"], results["native (same games as TextWorld)"]
+    print("Wall-clock / CPU time (ms), median and p95 over games (load, reset) or steps (step):")
     print()
-    speedups = (tw[3][0] / nat[3][0], tw[4][0] / nat[4][0], (tw[2][0] + tw[3][0]) / (nat[2][0] + nat[3][0]))
-    print("speed-up on the same games (median): reset {:.0f}x, step {:.0f}x, load + reset {:.0f}x".format(*speedups))
+    print("| engine | games | steps | load wall | load CPU | reset wall | reset CPU | step wall | step CPU |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    medians = {}
+    for name, (count, nsteps, loads, resets, steps) in results.items():
+        cells = []
+        for phase, values in (("load", loads), ("reset", resets), ("step", steps)):
+            for which in (0, 1):
+                median, p95 = _quantiles([v[which] for v in values])
+                medians[name, phase, which] = median
+                cells.append(f"{1e3 * median:.3f} / {1e3 * p95:.3f}")
+        print(f"| {name} | {count} | {nsteps} | " + " | ".join(cells) + " |")
+    tw, nat = "textworld", "native (same games as TextWorld)"
+    print()
+    for phase in ("load", "reset", "step"):
+        wall = medians[tw, phase, 0] / medians[nat, phase, 0]
+        cpu = medians[tw, phase, 1] / medians[nat, phase, 1]
+        print(f"median {phase} speed-up on the same games: {wall:.0f}x wall-clock, {cpu:.0f}x CPU time")
     print(f"memory per env: native {native_bytes / 1024:.0f} KiB (tracemalloc), ", end="")
     print(f"textworld {textworld_kib} KiB (RSS growth)")
     textworld.close()

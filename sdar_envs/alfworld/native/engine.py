@@ -100,19 +100,24 @@ class NativeGame:
         self.task = task_sentence(data["grammar"])
         w = self.world
         self.name = w.names
-        # "go to R" and "examine R" depend only on the agent's location: tabulate them per location.
-        locations = {loc for _, loc in w.recep_locs} | {w.initial.loc}
-        self.location_commands: dict[str, dict[str, tuple[str, ...]]] = {}
-        for loc in locations:
-            table: dict[str, tuple[str, ...]] = {}
-            for r, lend in w.recep_locs:
+        # "go to R" and "examine R" depend only on the agent's location: tabulated per location on first visit.
+        self._goto = [(f"go to {w.names[r]}", r, lend) for r, lend in w.recep_locs]
+        self._location_commands: dict[str, dict[str, tuple[str, ...]]] = {}
+
+    def location_commands(self, loc: str) -> dict[str, tuple[str, ...]]:
+        """``go to``, ``examine R``, ``look`` and ``inventory`` commands at ``loc`` (a cached table; do not mutate)."""
+        table = self._location_commands.get(loc)
+        if table is None:
+            table = {}
+            for command, r, lend in self._goto:
                 if lend != loc:
-                    table.setdefault(f"go to {w.names[r]}", ("goto", r, lend))
-            for r in w.receptacles_at.get(loc, ()):
-                table.setdefault(f"examine {w.names[r]}", ("examine_r", r))
+                    table.setdefault(command, ("goto", r, lend))
+            for r in self.world.receptacles_at.get(loc, ()):
+                table.setdefault(f"examine {self.world.names[r]}", ("examine_r", r))
             table["look"] = ("look",)
             table["inventory"] = ("inventory",)
-            self.location_commands[loc] = table
+            self._location_commands[loc] = table
+        return table
 
     @classmethod
     def from_file(cls, path: str | Path) -> NativeGame:
@@ -210,7 +215,7 @@ class NativeEngine:
         w, s, names = game.world, self.state, game.name
         assert s is not None
         loc = s.loc
-        cmds = dict(game.location_commands[loc])
+        cmds = dict(game.location_commands(loc))
         if self.grammar == "new":
             cmds["help"] = ("help",)
         held = sorted(s.held)

@@ -161,10 +161,11 @@ class World:
             )
         self.agent = agents[0]
         self.initial = self._initial_state(starts[0][2], dynamic)
-        self.by_type: dict[str, tuple[str, ...]] = {}
+        by_type: dict[str, list[str]] = defaultdict(list)
         for name, t in sorted(self.types.items()):
-            self.by_type.setdefault(t, ())
-            self.by_type[t] = (*self.by_type[t], name)
+            by_type[t].append(name)
+        #: declared names of each PDDL type, sorted.
+        self.by_type: dict[str, tuple[str, ...]] = {t: tuple(names) for t, names in by_type.items()}
 
     def _initial_state(self, start: str, dynamic: list[tuple[str, ...]]) -> State:
         state = State(loc=start, flags={p: set() for p in _FLAG_PREDICATES})
