@@ -356,3 +356,20 @@ def test_every_shipped_walkthrough_wins_on_the_native_engine_and_so_does_the_nat
             if state["won"]:
                 break
         assert state["won"], entry.id
+
+
+PICK_TWO_GOAL = """(:goal (and (exists (?r - receptacle) (exists (?o1 - object) (and (objectType ?o1 AppleType)
+  (receptacleType ?r SideTableType) (inReceptacle ?o1 ?r) (exists (?o2 - object) (and (not (= ?o1 ?o2))
+  (objectType ?o2 AppleType) (receptacleType ?r SideTableType) (inReceptacle ?o2 ?r))))))))"""
+
+
+def test_pick_two_goal_needs_two_distinct_objects_in_one_receptacle(tmp_path: Path) -> None:
+    gamefile = write_problem(tmp_path, "put two apple in sidetable", PICK_TWO_GOAL)
+    first = ["go to countertop 1", "take apple 1 from countertop 1", "go to sidetable 1", "move apple 1 to sidetable 1"]
+    second = ["go to fridge 1", "open fridge 1", "take apple 2 from fridge 1", "go to sidetable 1"]
+    engine = NativeEngine("new")
+    engine.load(gamefile)
+    engine.reset()
+    wins = [engine.step(command)["won"] for command in [*first, *second, "move apple 2 to sidetable 1"]]
+    assert wins == [False] * 8 + [True]
+    assert engine.step("take apple 2 from sidetable 1")["won"] is False
