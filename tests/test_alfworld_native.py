@@ -373,3 +373,31 @@ def test_pick_two_goal_needs_two_distinct_objects_in_one_receptacle(tmp_path: Pa
     wins = [engine.step(command)["won"] for command in [*first, *second, "move apple 2 to sidetable 1"]]
     assert wins == [False] * 8 + [True]
     assert engine.step("take apple 2 from sidetable 1")["won"] is False
+
+
+def test_native_alfworld_env_passes_the_env_contract_and_vector_envs(tmp_path: Path) -> None:
+    from env_contract import assert_env_contract, assert_invalid_actions_are_harmless, assert_vector_envs_work
+
+    _shipped("eval_out_of_distribution", 1)
+    kwargs = {"split": "eval_out_of_distribution", "engine": "native", "cache_dir": str(tmp_path)}
+    assert_env_contract("sdar/ALFWorld-v0", **kwargs)
+    assert_vector_envs_work("sdar/ALFWorld-v0", num_envs=4, mode="async", steps=3, **kwargs)
+    import gymnasium as gym
+
+    env = gym.make("sdar/ALFWorld-v0", **kwargs)
+    assert_invalid_actions_are_harmless(env, ["", "go to moon 1", "\x00" * 5, "look" * 5000, "TAKE ALL"])
+    env.close()
+
+
+def test_native_env_expert_solves_every_out_of_distribution_game_within_the_step_limit(tmp_path: Path) -> None:
+    import gymnasium as gym
+
+    entries = _shipped("eval_out_of_distribution")
+    env = gym.make("sdar/ALFWorld-v0", split="eval_out_of_distribution", engine="native", cache_dir=str(tmp_path))
+    for i in range(len(entries)):
+        _, info = env.reset(options={"index": i})
+        terminated = truncated = False
+        while not (terminated or truncated):
+            _, reward, terminated, truncated, info = env.step(info["expert_action"])
+        assert terminated and reward == 1.0 and info["won"], info["task"].id
+    env.close()
