@@ -433,7 +433,11 @@ def test_the_expert_solves_a_sample_of_every_task_type(cache: Path, split: str) 
     env = _make(cache, split=split)
     ids = env.unwrapped.task_ids()
     for task_type in TASK_TYPES:
-        task_id = next(i for i in ids if i.startswith(task_type + "-"))
+        # The game of this type with the shortest stored walkthrough, to keep the check bounded.
+        task_id = min(
+            (i for i in ids if i.startswith(task_type + "-")),
+            key=lambda i: len(env.unwrapped.get_task(i).metadata["walkthrough"]),
+        )
         _, info = env.reset(options={"task_id": task_id})
         steps = 0
         while not info["won"] and info["expert_action"] is not None and steps < 50:
