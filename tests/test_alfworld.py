@@ -35,7 +35,8 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _make(cache: Path, **kwargs):
-    return gym.make(ENV_ID, split=kwargs.pop("split", OOD), cache_dir=str(cache), **kwargs)
+    # source="generated": a machine with official data under $ALFWORLD_DATA must still test the generated games.
+    return gym.make(ENV_ID, split=kwargs.pop("split", OOD), cache_dir=str(cache), source="generated", **kwargs)
 
 
 # ---- generator ---------------------------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ def test_verifier_scores_one_on_success_and_needs_an_outcome() -> None:
 
 # ---- env ---------------------------------------------------------------------------------------------------------
 def test_alfworld_passes_the_env_contract(cache: Path) -> None:
-    assert_env_contract(ENV_ID, split=OOD, cache_dir=str(cache), **SMALL)
+    assert_env_contract(ENV_ID, split=OOD, cache_dir=str(cache), source="generated", **SMALL)
 
 
 def _episode_param(key: str):
@@ -409,6 +410,19 @@ def test_official_game_files_play_through_the_same_env(tmp_path: Path) -> None:
     env.close()
 
 
+def test_alfworld_data_variable_selects_the_official_games(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALFWORLD_DATA", str(_write_official_game(tmp_path)))
+    env = gym.make(ENV_ID, split=OOD)
+    assert env.unwrapped.data_source == "official"
+    assert list(env.unwrapped.task_ids()) == ["pick_cool_then_place_in_recep-Apple-None-CounterTop-7/trial_T1"]
+    env.close()
+    env = gym.make(ENV_ID, split=OOD, source="generated")
+    assert env.unwrapped.data_source == "generated" and len(env.unwrapped.task_ids()) == 134
+    env.close()
+    with pytest.raises(FileNotFoundError, match="no official ALFWorld games for split 'train'"):
+        gym.make(ENV_ID, split="train", source="official")
+
+
 @pytest.mark.parametrize("grammar", ["new", "old"])
 def test_the_expert_solves_an_official_game_in_either_grammar(tmp_path: Path, grammar: str) -> None:
     env = gym.make(ENV_ID, split=OOD, data_path=str(_write_official_game(tmp_path)), grammar=grammar)
@@ -424,7 +438,9 @@ def test_the_expert_solves_an_official_game_in_either_grammar(tmp_path: Path, gr
 # ---- heavier checks (CI) -----------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_alfworld_runs_in_async_vector_envs(cache: Path) -> None:
-    assert_vector_envs_work(ENV_ID, num_envs=4, mode="async", steps=3, split=OOD, cache_dir=str(cache))
+    assert_vector_envs_work(
+        ENV_ID, num_envs=4, mode="async", steps=3, split=OOD, cache_dir=str(cache), source="generated"
+    )
 
 
 @pytest.mark.slow
@@ -433,7 +449,11 @@ def test_the_expert_solves_a_sample_of_every_task_type(cache: Path, split: str) 
     env = _make(cache, split=split)
     ids = env.unwrapped.task_ids()
     for task_type in TASK_TYPES:
-        task_id = next(i for i in ids if i.startswith(task_type + "-"))
+        # The game of this type with the shortest stored walkthrough, to keep the check bounded.
+        task_id = min(
+            (i for i in ids if i.startswith(task_type + "-")),
+            key=lambda i: len(env.unwrapped.get_task(i).metadata["walkthrough"]),
+        )
         _, info = env.reset(options={"task_id": task_id})
         steps = 0
         while not info["won"] and info["expert_action"] is not None and steps < 50:
