@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import random
 import time
 from collections import defaultdict
@@ -242,10 +241,10 @@ class Trainer:
             skills=self.skills if self.spec.skills_in_student_prompt else None,
         )
 
-    def update(self, batch: RolloutBatch) -> dict[str, float]:
+    def update(self, batch: RolloutBatch) -> dict[str, Any]:
         """One epoch of mini-batch updates on ``batch``; returns the averaged loss metrics."""
         from sdar_agent.losses import grpo_advantages
-        from sdar_agent.objective import ObjectiveInputs, compute_objective
+        from sdar_agent.objective import ObjectiveInputs, compute_objective, merge_metrics
 
         config, accelerator, device = self.config, self.accelerator, self.accelerator.device
         samples = batch.samples
@@ -282,8 +281,7 @@ class Trainer:
 
         order = np.random.default_rng([config.seed, self.step, 17]).permutation(len(samples)).tolist()
         mini = config.mini_batch_size or len(samples)
-        sums: dict[str, float] = defaultdict(float)
-        weights: dict[str, float] = defaultdict(float)
+        parts: list[dict[str, Any]] = []
         grad_norms: list[float] = []
         mini_losses: list[float] = []
         tokens_processed = 0
@@ -316,11 +314,7 @@ class Trainer:
                     )
                     loss, metrics = compute_objective(self.spec, inputs, self.objective_config, self.step)
                     accelerator.backward(loss)
-                share = float(rows.response_mask.sum()) / num_tokens
-                for key, value in metrics.items():
-                    if isinstance(value, (int, float)) and math.isfinite(float(value)):
-                        sums[key] += float(value) * share
-                        weights[key] += share
+                parts.append(metrics)
                 mini_loss += float(loss.detach())
             mini_losses.append(mini_loss)
             grad_norm = accelerator.clip_grad_norm_(self.model.parameters(), config.grad_clip)
@@ -328,7 +322,7 @@ class Trainer:
             self.optimizer.step()
             self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
-        out = {key: sums[key] / weights[key] for key in sums if weights[key] > 0}
+        out = merge_metrics(parts)
         out["loss"] = float(np.mean(mini_losses))
         out["grad_norm"] = float(np.mean(grad_norms))
         out["optimizer_steps"] = float(len(grad_norms))
