@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -188,3 +189,19 @@ def test_two_grpo_steps_on_each_product_env(env, tmp_path):
     assert [m["step"] for m in history] == [1, 2]
     assert history[-1]["samples"] >= 4 and history[-1]["grad_norm"] > 0
     assert trainer.env_name == env
+
+
+def test_gpu_check_script_runs_on_cpu_with_the_tiny_shape(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "gpu_check_trainer", Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check_trainer.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "check.md"
+    result = module.main(
+        ["--shape", "tiny", "--env", two_choice_env.ENV_ID, "--tasks", "2", "--group", "2", "--steps", "1",
+         "--max-turns", "1", "--max-response-tokens", "4", "--output-dir", str(tmp_path / "run"), "--out", str(out)]
+    )  # fmt: skip
+    assert result["samples_per_step"] == [4.0]
+    assert result["rollout_tokens_per_s"][0] > 0 and result["update_tokens_per_s"][0] > 0
+    assert "| 1 | 4 |" in out.read_text()

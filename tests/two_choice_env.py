@@ -48,7 +48,8 @@ class TwoChoiceEnv(TextEnv):
     After a choice, or at the step limit (3, Gymnasium's TimeLimit).
 
     ## Arguments
-    ``split``: ``"train"`` or ``"test"`` (same pairs, other correct words); ``words``: the word pool.
+    ``split``: ``"train"`` or ``"test"`` (the same pairs; task ``i`` has the other correct word); ``words``: the
+    word pool. Every ordered pair of words appears twice, once with each word correct.
 
     ## Version History
     v0: first version.
@@ -70,7 +71,8 @@ class TwoChoiceEnv(TextEnv):
         self._tasks: dict[str, Task] = {}
         pairs = list(itertools.permutations(words, 2))
         for index, (first, second) in enumerate(pairs * 2):
-            correct = first if (index + (split == "test")) % 2 == 0 else second
+            # Each ordered pair appears twice, once with each word correct; "test" swaps which copy is which.
+            correct = first if (index // len(pairs) + (split == "test")) % 2 == 0 else second
             task = Task(
                 id=f"{split}-{index}",
                 env=self.env_name,
