@@ -5,6 +5,8 @@
     sdar-data searchqa                 # generate (or find) the cached Search-QA set and its index
     sdar-data searchqa --out data/sqa  # write corpus.jsonl, train/validation/test.jsonl and meta.json there
     sdar-data searchqa --out data/sqa --parquet   # ... plus Search-R1 processed parquet splits
+    sdar-data webshop                  # generate (or find) the cached WebShop catalog and goals
+    sdar-data webshop --products 100000           # the large-scale catalog
 """
 
 from __future__ import annotations
@@ -40,6 +42,15 @@ def _searchqa(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webshop(args: argparse.Namespace) -> int:
+    from sdar_envs.webshop.cli import main_webshop
+
+    argv = ["--seed", str(args.seed), "--products", str(args.products)]
+    argv += ["--goals", str(args.goals)] if args.goals is not None else []
+    argv += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+    return main_webshop(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
 
@@ -56,6 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sqa.add_argument("--backend", default="default", help="retrieval backend of the cached index (default: default)")
     sqa.set_defaults(run=_searchqa)
+    shop = commands.add_parser("webshop", help="the WebShop catalog and goals (cached)")
+    shop.add_argument("--seed", type=int, default=0, help="generation seed (default %(default)s)")
+    shop.add_argument("--products", type=int, default=1000, help="products (default %(default)s)")
+    shop.add_argument("--goals", type=int, default=None, help="goals (default max(1600, products / 10))")
+    shop.add_argument("--cache-dir", default=None, help="cache root (default $SDAR_CACHE/webshop or ~/.cache/sdar)")
+    shop.set_defaults(run=_webshop)
     args = parser.parse_args(argv)
     return args.run(args)
 
