@@ -290,11 +290,13 @@ def play_scripted(
 # ---------------------------------------------------------------------------------------------------- cells
 @dataclass(frozen=True)
 class EvalSettings:
-    """How cells are played: tasks per group, step limits, reply length, generation batch."""
+    """How cells are played: tasks per group, step limits of model episodes (scripted agents always get the env's
+    registered limit: they cost microseconds a step), reply and prompt token limits, generation batch."""
 
     per_group: int | None = None
     max_turns: dict[str, int | None] = field(default_factory=dict)
     max_new_tokens: int = 512
+    max_prompt_tokens: int = 4096
     batch_size: int = 32
 
 
@@ -338,7 +340,7 @@ def evaluate_cell(
         name = None if group == "all" else group
         if agent.kind in ("random", "expert"):
             result = play_scripted(
-                agent, spec, split, group=name, num_tasks=settings.per_group, seed=seed, max_turns=max_turns
+                agent, spec, split, group=name, num_tasks=settings.per_group, seed=seed, max_turns=None
             )
         else:
             import torch
@@ -356,6 +358,7 @@ def evaluate_cell(
                 num_tasks=settings.per_group,
                 batch_size=settings.batch_size,
                 max_new_tokens=settings.max_new_tokens,
+                max_prompt_tokens=settings.max_prompt_tokens,
                 max_turns=max_turns,
                 seed=seed,
                 skills=models.skills() if agent.skills else None,
@@ -763,6 +766,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per cell (default 3; --quick 2)")
     parser.add_argument("--per-group", type=int, default=None, help="tasks per task type/data source (default: all)")
     parser.add_argument("--max-response-tokens", type=int, default=None, help="reply token limit (default 512)")
+    parser.add_argument(
+        "--max-prompt-tokens", type=int, default=None, help="prompt token limit (default 4096 - reply limit)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="episodes per generation batch")
     parser.add_argument("--torch-threads", type=int, default=1, help="CPU threads torch may use (0: its default)")
     parser.add_argument("--report", default=None, help="path prefix of the .md/.csv/.png (default: OUT/leaderboard)")
@@ -803,6 +809,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_new_tokens=args.max_response_tokens or (32 if args.quick else 512),
         batch_size=args.batch_size,
     )
+    # default: prompt + reply within 4096 positions (the tiny model's context; the trainer's prompt limit)
+    prompt_limit = args.max_prompt_tokens or 4096 - settings.max_new_tokens
+    settings = dataclasses.replace(settings, max_prompt_tokens=prompt_limit)
     notes = []
     run_specs = list(args.runs)
     if args.quick:
@@ -822,7 +831,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         per_group = settings.per_group
         if per_group is None and args.quick:
             per_group = spec.quick_per_group
-        env_settings = EvalSettings(per_group, settings.max_turns, settings.max_new_tokens, settings.batch_size)
+        env_settings = dataclasses.replace(settings, per_group=per_group)
         results += run_cells(out, agents, [spec], seeds, env_settings, progress=not args.no_progress)
     table = aggregate(results, specs)
     command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/leaderboard.py", *(argv or sys.argv[1:])])
