@@ -623,7 +623,8 @@ def _headline(spec: EnvSpec) -> str:
 def write_figure(
     path: Path, table: dict[tuple[str, str, str], Cell], agents: Sequence[Agent], specs: Sequence[EnvSpec]
 ) -> None:
-    """Bars (headline metric per env and agent, 95% intervals as error bars) and training curves of the runs."""
+    """Bars (headline metric per env and agent, 95% intervals as error bars) and training curves of the runs (mean
+    rollout return per step: the trainer's return, format penalties included, so it moves before success does)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -654,11 +655,11 @@ def write_figure(
                 if line.strip():
                     record = json.loads(line)
                     steps.append(record.get("step", len(steps) + 1))
-                    success.append(100 * float(record.get("success", 0.0)))
+                    success.append(float(record.get("return", 0.0)))
             env = agent.envs[0] if agent.envs else ""
             ax.plot(steps, success, marker="o", color=f"C{index}", label=f"{agent.label} {env}".strip())
         ax.set_xlabel("training step")
-        ax.set_ylabel("rollout success (%)")
+        ax.set_ylabel("mean rollout return")
         ax.set_title("training curves")
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -839,11 +840,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         notes.append(
             "--quick: tiny random-init model trained 3 steps (2 tasks x 2 rollouts, replies <= 32 tokens); "
-            "small eval subsets and shortened episodes (per env: "
+            "small eval subsets, model episodes cut short (per env: "
             + ", ".join(
-                f"{s.name} {s.quick_per_group} task(s) per group, <= {s.quick_max_turns or 'env'} turns" for s in specs
+                f"{s.name} {s.quick_per_group} task(s) per group, model episodes <= {s.quick_max_turns or 'env'} turns"
+                for s in specs
             )
-            + "). The model rows show the pipeline works, not what the methods can reach."
+            + "; random and expert play to the env's own limit). The model rows show that the pipeline works end to "
+            "end, not what the methods can reach."
         )
     header = [
         "# Leaderboard",
@@ -857,6 +860,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
     ]
     markdown = "\n".join(header) + render_markdown(table, agents, specs, unavailable=unavailable, notes=notes)
+    markdown = markdown.replace(str(Path.cwd()) + os.sep, "")  # repository-relative paths in the reasons
     prefix = Path(args.report) if args.report else out / "leaderboard"
     prefix.parent.mkdir(parents=True, exist_ok=True)
     prefix.with_suffix(".md").write_text(markdown)
