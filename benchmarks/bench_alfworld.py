@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import platform
 import pstats
 import statistics
@@ -63,6 +64,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cache = tempfile.mkdtemp(prefix="sdar-alfworld-bench-")
+    load_before = os.getloadavg()[0]
     resets: dict[str, list[float]] = defaultdict(list)
     steps: dict[str, list[float]] = defaultdict(list)
     success: dict[str, list[bool]] = defaultdict(list)
@@ -102,7 +104,8 @@ def main() -> None:
     for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         parts = Path(filename).parts
         package = next((parts[i + 1] for i, p in enumerate(parts) if p == "site-packages" and i + 1 < len(parts)), "")
-        package = package or ("python stdlib" if "python3" in filename else Path(filename).name)
+        if not package:
+            package = "builtins (C)" if filename == "~" else "python stdlib" if "python3" in filename else filename
         by_package[package] += tottime
     total = sum(by_package.values())
 
@@ -111,8 +114,9 @@ def main() -> None:
         "",
         f"Command: `.venv/bin/python benchmarks/bench_alfworld.py --per-type {args.per_type} --out {args.out}`",
         "",
-        f"Machine: {_machine()}. The machine was shared with other jobs while this ran, so absolute times are",
-        "upper bounds; compare engines only within one run.",
+        f"Machine: {_machine()}. 1-minute load average {load_before:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end: the machine was shared with other jobs, so absolute times are",
+        "upper bounds; compare engines only within one run (cProfile adds its own overhead to the profile).",
         "",
         "## Latency per task type (expert episodes through `gym.make('sdar/ALFWorld-v0')`, all splits)",
         "",

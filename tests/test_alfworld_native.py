@@ -356,3 +356,48 @@ def test_every_shipped_walkthrough_wins_on_the_native_engine_and_so_does_the_nat
             if state["won"]:
                 break
         assert state["won"], entry.id
+
+
+PICK_TWO_GOAL = """(:goal (and (exists (?r - receptacle) (exists (?o1 - object) (and (objectType ?o1 AppleType)
+  (receptacleType ?r SideTableType) (inReceptacle ?o1 ?r) (exists (?o2 - object) (and (not (= ?o1 ?o2))
+  (objectType ?o2 AppleType) (receptacleType ?r SideTableType) (inReceptacle ?o2 ?r))))))))"""
+
+
+def test_pick_two_goal_needs_two_distinct_objects_in_one_receptacle(tmp_path: Path) -> None:
+    gamefile = write_problem(tmp_path, "put two apple in sidetable", PICK_TWO_GOAL)
+    first = ["go to countertop 1", "take apple 1 from countertop 1", "go to sidetable 1", "move apple 1 to sidetable 1"]
+    second = ["go to fridge 1", "open fridge 1", "take apple 2 from fridge 1", "go to sidetable 1"]
+    engine = NativeEngine("new")
+    engine.load(gamefile)
+    engine.reset()
+    wins = [engine.step(command)["won"] for command in [*first, *second, "move apple 2 to sidetable 1"]]
+    assert wins == [False] * 8 + [True]
+    assert engine.step("take apple 2 from sidetable 1")["won"] is False
+
+
+def test_native_alfworld_env_passes_the_env_contract_and_vector_envs(tmp_path: Path) -> None:
+    from env_contract import assert_env_contract, assert_invalid_actions_are_harmless, assert_vector_envs_work
+
+    _shipped("eval_out_of_distribution", 1)
+    kwargs = {"split": "eval_out_of_distribution", "engine": "native", "cache_dir": str(tmp_path)}
+    assert_env_contract("sdar/ALFWorld-v0", **kwargs)
+    assert_vector_envs_work("sdar/ALFWorld-v0", num_envs=4, mode="async", steps=3, **kwargs)
+    import gymnasium as gym
+
+    env = gym.make("sdar/ALFWorld-v0", **kwargs)
+    assert_invalid_actions_are_harmless(env, ["", "go to moon 1", "\x00" * 5, "look" * 5000, "TAKE ALL"])
+    env.close()
+
+
+def test_native_env_expert_solves_every_out_of_distribution_game_within_the_step_limit(tmp_path: Path) -> None:
+    import gymnasium as gym
+
+    entries = _shipped("eval_out_of_distribution")
+    env = gym.make("sdar/ALFWorld-v0", split="eval_out_of_distribution", engine="native", cache_dir=str(tmp_path))
+    for i in range(len(entries)):
+        _, info = env.reset(options={"index": i})
+        terminated = truncated = False
+        while not (terminated or truncated):
+            _, reward, terminated, truncated, info = env.step(info["expert_action"])
+        assert terminated and reward == 1.0 and info["won"], info["task"].id
+    env.close()

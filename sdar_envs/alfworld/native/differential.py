@@ -22,7 +22,7 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,6 +33,7 @@ __all__ = [
     "admissible_digest",
     "compare",
     "draw_command",
+    "game_digest",
     "load_traces",
     "play_side_by_side",
     "save_traces",
@@ -72,14 +73,6 @@ class Mismatch:
     field: str
     reference: Any
     native: Any
-
-
-@dataclass
-class Episode:
-    """A compared episode: its identity and the reference steps."""
-
-    meta: dict[str, Any]
-    steps: list[Step] = field(default_factory=list)
 
 
 def view(command: str | None, state: Mapping[str, Any]) -> Step:

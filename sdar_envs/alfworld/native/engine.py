@@ -90,7 +90,8 @@ def join_list(items: list[str]) -> str:
 class NativeGame:
     """A loaded game: the parsed problem's :class:`World`, the task line, and the per-location command tables.
 
-    Build one per game file and share it between engines; it is immutable after construction.
+    Build one per game file and share it between engines: nothing in it changes during play (per-location command
+    tables are filled on a location's first visit and then only read).
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
