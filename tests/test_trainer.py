@@ -10,7 +10,7 @@ import pytest
 import torch
 import two_choice_env
 
-from sdar_agent.cli import main
+from sdar_agent.cli import build_parser, main
 from sdar_agent.config import TrainConfig, load_config, resolve_env_id
 from sdar_agent.prompts import SKILL_HEADER
 from sdar_agent.trainer import Trainer
@@ -139,6 +139,7 @@ def test_yaml_then_flags_override_the_defaults(tmp_path):
         load_config(None, {"learning_rate": "1"})
     with pytest.raises(ValueError, match="unknown env"):
         resolve_env_id("minecraft")
+    assert build_parser().parse_args(["train", "--resume"]).resume == "true"
 
 
 def test_unknown_method_lists_the_known_ones(tmp_path):
