@@ -33,9 +33,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         if item.name == "method":
             help_text += "; see sdar_agent.methods.METHODS"
         # Values stay strings here; load_config parses them to the field's type, so YAML and flags agree.
-        parser.add_argument(
-            flag, dest=item.name, default=None, help=help_text, metavar=str(kind).replace("typing.", "")
-        )
+        extra = {"nargs": "?", "const": "true"} if kind is bool else {}  # `--resume` alone means true
+        metavar = getattr(kind, "__name__", str(kind)).replace("typing.", "").upper()
+        parser.add_argument(flag, dest=item.name, default=None, help=help_text, metavar=metavar, **extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sampling temperature (default: 0.4 ALFWorld/WebShop, greedy Search-QA)",
     )
-    evaluate.add_argument("--batch-size", type=int, default=32, help="episodes per generation batch")
+    evaluate.add_argument("--batch-size", type=int, default=32, help="tasks per generation batch")
+    evaluate.add_argument("--repeats", type=int, default=1, help="episodes per task")
     evaluate.add_argument("--max-response-tokens", type=int, default=512, help="reply token limit per turn")
     evaluate.add_argument("--max-turns", type=int, default=None, help="episode step limit (default: the env's)")
     evaluate.add_argument("--skills-file", default=None, help="show this skill text before every prompt")
@@ -107,6 +108,7 @@ def _eval(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_response_tokens,
         max_turns=args.max_turns,
         seed=args.seed,
+        repeats=args.repeats,
         skills=skills,
     )
     text = json.dumps(result, indent=2)

@@ -49,6 +49,7 @@ def evaluate(
     max_prompt_tokens: int = 4096,
     max_turns: int | None = None,
     seed: int = 0,
+    repeats: int = 1,
     skills: Callable[[Task], str] | None = None,
     env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -60,10 +61,11 @@ def evaluate(
         split: task split (e.g. ``eval_out_of_distribution`` for ALFWorld).
         num_tasks: how many tasks (default: the whole split).
         temperature: sampling temperature (default: the env profile's; 0 = greedy).
+        repeats: episodes per task (sampled evaluation of small splits; success is averaged over all episodes).
         skills: when given, its text is shown before each prompt (evaluation with skills).
         Other arguments as in :func:`sdar_agent.rollout.collect_rollouts`.
     """
-    pool = EnvPool(env_id, batch_size, max_episode_steps=max_turns, split=split, **(env_kwargs or {}))
+    pool = EnvPool(env_id, batch_size * repeats, max_episode_steps=max_turns, split=split, **(env_kwargs or {}))
     try:
         first = pool.envs[0]
         _, info = first.reset(seed=seed)
@@ -78,7 +80,7 @@ def evaluate(
                 policy,
                 pool,
                 indices,
-                1,
+                repeats,
                 seed=seed + start,
                 max_new_tokens=max_new_tokens,
                 max_prompt_tokens=max_prompt_tokens,
@@ -87,11 +89,20 @@ def evaluate(
                 score_old_logp=False,
             )
             for record in batch.episodes:
-                record.episode_id += start
+                record.episode_id += start * repeats
                 record.group_id += start
                 episodes.append(record)
     finally:
         pool.close()
     result = summarize(episodes)
-    result.update({"env_id": env_id, "split": split, "temperature": temperature, "with_skills": skills is not None})
+    result.update(
+        {
+            "env_id": env_id,
+            "split": split,
+            "tasks": count,
+            "repeats": repeats,
+            "temperature": temperature,
+            "with_skills": skills is not None,
+        }
+    )
     return result

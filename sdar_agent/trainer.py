@@ -206,10 +206,12 @@ class Trainer:
 
     # ---- one step ----------------------------------------------------------------------------------------------
     def _draw_tasks(self) -> list[int]:
+        """This step's task indices: without replacement, then whole shuffled passes when the split is smaller."""
         rank = self.accelerator.process_index
         rng = np.random.default_rng([self.config.seed, self.step, rank])
-        n = self.config.tasks_per_step
-        return [int(i) for i in rng.choice(self.task_count, size=n, replace=n > self.task_count)]
+        n, count = self.config.tasks_per_step, self.task_count
+        passes = [rng.permutation(count) for _ in range(-(-n // count))]
+        return [int(i) for i in np.concatenate(passes)[:n]]
 
     def _teacher_ids(self, samples: Sequence[TurnSample]) -> list[list[int]]:
         assert self.skills is not None

@@ -34,7 +34,7 @@ class TwoChoiceEnv(TextEnv):
     Free text; the admissible actions are the two words.
 
     ## Observation Space
-    ``"The correct word is W. Choose one of: A, B."``
+    ``"The correct word is W. Choose one of: A, B."`` (``W`` written ``repeat`` times).
 
     ## Rewards
     1 for the correct word, 0 for the other one (both end the episode). Any other text: "Nothing happens.",
@@ -49,7 +49,10 @@ class TwoChoiceEnv(TextEnv):
 
     ## Arguments
     ``split``: ``"train"`` or ``"test"`` (the same pairs; task ``i`` has the other correct word); ``words``: the
-    word pool. Every ordered pair of words appears twice, once with each word correct.
+    word pool. Every ordered pair of words appears twice, once with each word correct. ``repeat``: how many times
+    the observation writes the correct word (a random-init model attends almost uniformly, so one mention among
+    ~200 prompt tokens is a faint signal). ``correct``: make this word the correct one in every task (the policy
+    then needs no reading: the easier variant of the learning-sanity benchmark).
 
     ## Version History
     v0: first version.
@@ -63,24 +66,32 @@ class TwoChoiceEnv(TextEnv):
 
     env_name = "twochoice"
 
-    def __init__(self, split: str = "train", words: Sequence[str] = ("left", "right"), render_mode=None) -> None:
+    def __init__(
+        self,
+        split: str = "train",
+        words: Sequence[str] = ("left", "right"),
+        repeat: int = 1,
+        correct: str | None = None,
+        render_mode=None,
+    ) -> None:
         super().__init__(render_mode=render_mode, max_observation_chars=512, max_action_chars=4096)
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got {split!r}")
         self.verifier = TwoChoiceVerifier()
+        self.repeat = repeat
         self._tasks: dict[str, Task] = {}
         pairs = list(itertools.permutations(words, 2))
         for index, (first, second) in enumerate(pairs * 2):
             # Each ordered pair appears twice, once with each word correct; "test" swaps which copy is which.
-            correct = first if (index // len(pairs) + (split == "test")) % 2 == 0 else second
+            answer = first if (index // len(pairs) + (split == "test")) % 2 == 0 else second
             task = Task(
                 id=f"{split}-{index}",
                 env=self.env_name,
                 split=split,
                 instruction="choose the correct word",
-                task_type="first" if correct == first else "second",
+                task_type="first" if (correct or answer) == first else "second",
                 data_source="two_choice",
-                metadata={"correct": correct, "choices": (first, second)},
+                metadata={"correct": correct or answer, "choices": (first, second)},
             )
             self._tasks[task.id] = task
 
@@ -105,9 +116,8 @@ class TwoChoiceEnv(TextEnv):
 
     def _reset_task(self, task: Task) -> tuple[str, dict[str, Any]]:
         first, second = task.metadata["choices"]
-        return f"The correct word is {task.metadata['correct']}. Choose one of: {first}, {second}.", self._info(
-            won=False, valid=True
-        )
+        correct = " ".join([task.metadata["correct"]] * self.repeat)
+        return f"The correct word is {correct}. Choose one of: {first}, {second}.", self._info(won=False, valid=True)
 
     def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self.task is not None
