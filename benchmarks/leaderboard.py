@@ -82,6 +82,7 @@ class EnvSpec:
         env_kwargs: extra ``gymnasium.make`` keyword arguments.
         quick_per_group: tasks per group (or of the whole split) under ``--quick``.
         quick_max_turns: episode step limit under ``--quick`` (None: the registered limit).
+        quick_splits: the splits evaluated under ``--quick`` (None: all).
     """
 
     name: str
@@ -94,6 +95,7 @@ class EnvSpec:
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     quick_per_group: int = 4
     quick_max_turns: int | None = None
+    quick_splits: tuple[str, ...] | None = None
 
     def column(self, group: str) -> str:
         label = self.labels.get(group, group)
@@ -124,6 +126,7 @@ ENVS: dict[str, EnvSpec] = {
         env_kwargs={"engine": "native"},
         quick_per_group=1,
         quick_max_turns=8,
+        quick_splits=("eval_out_of_distribution",),
     ),
     "searchqa": EnvSpec(
         "searchqa",
@@ -132,7 +135,7 @@ ENVS: dict[str, EnvSpec] = {
         groups=_SEARCHQA_SOURCES,
         group_filter="data_sources",
         in_domain=_SEARCHQA_IN_DOMAIN,
-        quick_per_group=4,
+        quick_per_group=3,
     ),
     "webshop": EnvSpec("webshop", "sdar/WebShop-v0", ("test_128",), quick_per_group=8, quick_max_turns=6),
 }
@@ -164,6 +167,7 @@ class Agent:
         model: model source for ``load_policy`` (kind ``model``).
         gguf_file: GGUF file inside ``model``.
         skills: show skill-bank keyword retrieval in the prompt.
+        skills_k: at most this many skills (None: every relevant skill).
         envs: envs the agent is evaluated on (None: all); a trained run is evaluated on the env it was trained on.
         run_dir: the training run it comes from (its ``metrics.jsonl`` gives the training curves).
     """
@@ -174,6 +178,7 @@ class Agent:
     model: str | None = None
     gguf_file: str | None = None
     skills: bool = False
+    skills_k: int | None = None
     envs: tuple[str, ...] | None = None
     run_dir: str | None = None
 
@@ -182,15 +187,24 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "agent"
 
 
-def reference_agents(names: Sequence[str], model: str, gguf_file: str | None) -> list[Agent]:
+def reference_agents(
+    names: Sequence[str], model: str, gguf_file: str | None, skills_k: int | None = None
+) -> list[Agent]:
     """The reference rows among ``names`` (``random``, ``expert``, ``zero-shot``, ``skills``)."""
     model_name = Path(model).name if model != "tiny" else "tiny"
+    top = f", top-{skills_k}" if skills_k else ""
     made = {
         "random": Agent("random", "Random", "random"),
         "expert": Agent("expert", "Expert / oracle", "expert"),
         "zero-shot": Agent(_safe(f"zeroshot-{model}"), f"Zero-shot ({model_name})", "model", model, gguf_file),
         "skills": Agent(
-            _safe(f"skills-{model}"), f"Zero-shot + skills ({model_name})", "model", model, gguf_file, skills=True
+            _safe(f"skills{skills_k or ''}-{model}"),
+            f"Zero-shot + skills ({model_name}{top})",
+            "model",
+            model,
+            gguf_file,
+            skills=True,
+            skills_k=skills_k,
         ),
     }
     return [made[name] for name in names if name in made]
@@ -320,13 +334,14 @@ class _Models:
             self._policies[key] = load_policy(str(agent.model), gguf_file=agent.gguf_file)
         return self._policies[key]
 
-    def skills(self) -> Callable[[Any], str]:
+    def skills(self, k: int | None = None) -> Callable[[Any], str]:
+        """task -> the rendered keyword-retrieved skills (at most ``k``; None: every relevant one)."""
         if self._bank is None:
             from skillbank import SkillBank
 
             self._bank = SkillBank()
         bank = self._bank
-        return lambda task: bank.prefix(task, "keyword")
+        return lambda task: bank.prefix(task, "keyword", k)
 
 
 def evaluate_cell(
@@ -361,7 +376,7 @@ def evaluate_cell(
                 max_prompt_tokens=settings.max_prompt_tokens,
                 max_turns=max_turns,
                 seed=seed,
-                skills=models.skills() if agent.skills else None,
+                skills=models.skills(agent.skills_k) if agent.skills else None,
                 env_kwargs=kwargs,
             )
             result = {k: summary[k] for k in ("episodes", "success", "score", "invalid_rate", "turns")}
@@ -691,11 +706,12 @@ def machine_description() -> str:
 
 # ---------------------------------------------------------------------------------------------------- quick
 def train_quick_runs(
-    out: Path, specs: Sequence[EnvSpec], methods: Sequence[str], settings: EvalSettings
+    out: Path, specs: Sequence[EnvSpec], methods: Sequence[str], settings: EvalSettings, skills_k: int | None = None
 ) -> tuple[list[str], list[str]]:
     """Train the tiny model for a few steps with each method on each env (skipped when already finished).
 
-    Returns ``LABEL=DIR`` run specs for :func:`run_agent`, and a note per run that could not be trained (e.g. an
+    Teachers see at most ``skills_k`` keyword-retrieved skills. Returns ``LABEL=DIR`` run specs for
+    :func:`run_agent`, and a note per run that could not be trained (e.g. an
     env without a train split).
     """
     from sdar_agent.config import TrainConfig
@@ -735,7 +751,7 @@ def train_quick_runs(
                 (run_dir / "metrics.jsonl").unlink()  # an interrupted run starts over (it is seconds long)
             uses_skills = METHODS[method].use_teacher or METHODS[method].skills_in_student_prompt
             try:
-                trainer = Trainer(config, skills=models.skills() if uses_skills else None)
+                trainer = Trainer(config, skills=models.skills(skills_k) if uses_skills else None)
             except (FileNotFoundError, ValueError) as error:
                 failures.append(f"{method.upper()} on {spec.name}: not trained ({str(error).splitlines()[0][:200]})")
                 continue
@@ -770,6 +786,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-prompt-tokens", type=int, default=None, help="prompt token limit (default 4096 - reply limit)"
     )
+    parser.add_argument(
+        "--skills-k", type=int, default=None, help="skills shown per task (default: every relevant one; --quick: 2)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="episodes per generation batch")
     parser.add_argument("--torch-threads", type=int, default=1, help="CPU threads torch may use (0: its default)")
     parser.add_argument("--report", default=None, help="path prefix of the .md/.csv/.png (default: OUT/leaderboard)")
@@ -798,6 +817,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for split, reason in reasons.items():
             unavailable[f"{name}/{split}"] = reason
             print(f"{name}/{split}: not available ({reason})", file=sys.stderr)
+        if args.quick and ENVS[name].quick_splits is not None:
+            splits = [s for s in splits if s in ENVS[name].quick_splits]
         if splits:
             specs.append(dataclasses.replace(ENVS[name], splits=tuple(splits)))
     if not specs:
@@ -815,6 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = dataclasses.replace(settings, max_prompt_tokens=prompt_limit)
     notes = []
     run_specs = list(args.runs)
+    skills_k = args.skills_k if args.skills_k is not None else (2 if args.quick else None)
     if args.quick:
         from sdar_agent.methods import METHODS
 
@@ -822,10 +844,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         missing = [m for m in methods if m not in METHODS]
         notes += [f"{m.upper()}: not available in sdar_agent.methods; not trained" for m in missing]
         print("training tiny runs: " + ", ".join(m for m in methods if m not in missing), file=sys.stderr)
-        trained, failures = train_quick_runs(out, specs, [m for m in methods if m not in missing], settings)
+        trained, failures = train_quick_runs(out, specs, [m for m in methods if m not in missing], settings, skills_k)
         run_specs += trained
         notes += failures
-    agents = reference_agents(args.agents, args.model, args.gguf_file) + [run_agent(r) for r in run_specs]
+    agents = reference_agents(args.agents, args.model, args.gguf_file, skills_k) + [run_agent(r) for r in run_specs]
     seeds = list(range(args.seeds if args.seeds is not None else (2 if args.quick else 3)))
     results = []
     for spec in specs:
@@ -839,8 +861,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter() - started
     if args.quick:
         notes.append(
-            "--quick: tiny random-init model trained 3 steps (2 tasks x 2 rollouts, replies <= 32 tokens); "
-            "small eval subsets, model episodes cut short (per env: "
+            "--quick: tiny random-init model trained 3 steps (2 tasks x 2 rollouts, replies <= 32 tokens; the SDAR "
+            f"teacher and the skills row see the top {skills_k} keyword-retrieved skills); small eval subsets, model "
+            "episodes cut short (per env: "
             + ", ".join(
                 f"{s.name} {s.quick_per_group} task(s) per group, model episodes <= {s.quick_max_turns or 'env'} turns"
                 for s in specs
