@@ -881,6 +881,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Cells: `mean [95% interval] (episodes)` in percent; "
         + f"{len(seeds)} seed(s); see `benchmarks/leaderboard.py` for the interval rule.",
         "",
+        "",
     ]
     markdown = "\n".join(header) + render_markdown(table, agents, specs, unavailable=unavailable, notes=notes)
     markdown = markdown.replace(str(Path.cwd()) + os.sep, "")  # repository-relative paths in the reasons
