@@ -155,7 +155,8 @@ def retrieval_speed(passages: int, queries: int) -> dict[str, Any]:
 
     data = generate(seed=0, num_passages=passages)
     docs = list(data.corpus)
-    questions = [r["question"] for split in ("test", "validation") for r in data.questions[split]][:queries]
+    splits = ("test", "validation", "train")
+    questions = [r["question"] for split in splits for r in data.questions[split]][:queries]
     rows = []
     for backend in available_backends():
         started = time.perf_counter()
@@ -331,7 +332,7 @@ def render(data: dict[str, Any]) -> str:
             "[results/leaderboard_quick.md](results/leaderboard_quick.md) with its figure "
             "[results/leaderboard_quick.png](results/leaderboard_quick.png).",
             f"Command: `{command.group(1) if command else 'python benchmarks/leaderboard.py --quick'}`"
-            + (f"; wall time {wall.group(1)} s from an empty cache." if wall else "."),
+            + (f"; wall time {wall.group(1)} s as recorded in that file." if wall else "."),
             "",
         ]
     else:
@@ -367,8 +368,8 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"Command: `{data['command']}` (section `retrieval`). Corpus: the Search-QA generator "
         f"(`generate(seed=0, num_passages={data['settings']['passages']})`, {retrieval['passages']} passages); "
-        f"{retrieval['queries']} test and validation questions, k=3, one query per call after 100 warm-up "
-        "queries, one thread; build = analysis + indexing in memory/a temporary directory.",
+        f"the first {retrieval['queries']} questions of test, validation and train, k=3, one query per call after "
+        "100 warm-up queries, one thread; build = analysis + indexing in memory/a temporary directory.",
         "",
         "| backend | index build (s) | queries/s |",
         "|---|---|---|",
@@ -390,9 +391,10 @@ def render(data: dict[str, Any]) -> str:
         f"Command: `{data['command']}` (section `trainer`). `sdar train --model tiny` (random-init Qwen3, hidden 64, "
         f"2 layers, {trainer[0].get('params', 0):,} parameters) on CPU with 1 torch thread, {spec['steps']} steps of "
         f"{spec['tasks']} tasks x {spec['group']} rollouts, replies up to {spec['reply_tokens']} tokens, one "
-        "optimizer step per batch, episodes cut at {spec['max_turns']} turns; seconds per step, mean of steps 2 "
+        f"optimizer step per batch, episodes cut at {spec['max_turns']} turns; seconds per step, mean of steps 2 "
         "onwards (step 1 pays one-off costs). Teacher = scoring the reply tokens "
-        "with the skills prepended (SDAR); reference = the frozen initial policy for the KL term; update = the "
+        "with the skills prepended (SDAR; every relevant keyword-retrieved skill); reference = the frozen initial "
+        "policy for the KL term; update = the "
         "rest of the update (forward/backward/optimizer). Update tokens/s is the trainer's own metric (prompt + "
         "reply tokens over the whole update, teacher and reference scoring included). Peak memory = peak resident "
         "set of the training process.",
