@@ -12,10 +12,20 @@ TORCH_PIP_ARGS ?=
 STAMP       := $(VENV)/.sdar-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint bench install clean-venv
+.PHONY: demo demo-envs test test-fast lint bench results install clean-venv
 
+# The main job: train the tiny model briefly with GRPO and SDAR on each env, then evaluate them next to the random,
+# expert, zero-shot and zero-shot+skills agents (benchmarks/leaderboard.py --quick; resumable, < 10 min on 2 CPUs).
 demo: $(STAMP)
+	$(PY) benchmarks/leaderboard.py --quick
+
+# The Search-QA oracle vs random demo.
+demo-envs: $(STAMP)
 	$(PY) -m sdar_envs.demo
+
+# Regenerate benchmarks/RESULTS.md (env speed, retrieval, trainer step times).
+results: $(STAMP)
+	$(PY) benchmarks/results_page.py
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,140 @@
+"""The ``sdar`` command: ``sdar train``, ``sdar eval``, ``sdar plot``.
+
+Examples::
+
+    sdar train --env webshop --method grpo --model tiny --steps 2 --tasks-per-step 2 --group-size 2
+    sdar train --config run.yaml --lr 2e-6            # flags override the YAML file, which overrides defaults
+    sdar eval --model runs/sdar/model --env alfworld --split eval_out_of_distribution
+    sdar plot runs/sdar
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sdar_agent.config import ENV_IDS, TrainConfig, field_types, load_config, resolve_env_id
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML file of config keys (flags override it)")
+    types = field_types()
+    for item in dataclasses.fields(TrainConfig):
+        flag = "--" + item.name.replace("_", "-")
+        default = item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[misc]
+        kind = types[item.name]
+        help_text = f"{item.metadata.get('help', '')} (default: {default})"
+        if item.name == "method":
+            help_text += "; see sdar_agent.methods.METHODS"
+        # Values stay strings here; load_config parses them to the field's type, so YAML and flags agree.
+        extra = {"nargs": "?", "const": "true"} if kind is bool else {}  # `--resume` alone means true
+        metavar = getattr(kind, "__name__", str(kind)).replace("typing.", "").upper()
+        parser.add_argument(flag, dest=item.name, default=None, help=help_text, metavar=metavar, **extra)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sdar", description="Train and evaluate LLM agents on the sdar envs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a policy (GRPO and the other methods)")
+    _add_train_arguments(train)
+
+    evaluate = commands.add_parser("eval", help="evaluate a policy on a split: success overall and per task type")
+    evaluate.add_argument("--model", required=True, help="'tiny', an alias, or a model directory (a run's model/)")
+    evaluate.add_argument("--gguf-file", default=None, help="GGUF file name inside --model")
+    evaluate.add_argument("--env", required=True, help=f"one of {', '.join(ENV_IDS)} or a Gymnasium id")
+    evaluate.add_argument("--split", required=True, help="task split, e.g. eval_out_of_distribution")
+    evaluate.add_argument("--num-tasks", type=int, default=None, help="first N tasks of the split (default: all)")
+    evaluate.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature (default: 0.4 ALFWorld/WebShop, greedy Search-QA)",
+    )
+    evaluate.add_argument("--batch-size", type=int, default=32, help="tasks per generation batch")
+    evaluate.add_argument("--repeats", type=int, default=1, help="episodes per task")
+    evaluate.add_argument("--max-response-tokens", type=int, default=512, help="reply token limit per turn")
+    evaluate.add_argument("--max-turns", type=int, default=None, help="episode step limit (default: the env's)")
+    evaluate.add_argument("--skills-file", default=None, help="show this skill text before every prompt")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampling and reset seed")
+    evaluate.add_argument("--torch-threads", type=int, default=0, help="CPU threads torch may use (0: default)")
+    evaluate.add_argument("--output", default=None, help="also write the result JSON here")
+
+    plot = commands.add_parser("plot", help="write training-curve PNGs of a run")
+    plot.add_argument("run_dir", help="a `sdar train` output directory (holds metrics.jsonl)")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from sdar_agent.trainer import train
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config") and v is not None}
+    config = load_config(args.config, overrides)
+    history = train(config)
+    if history:
+        last = history[-1]
+        print(json.dumps({k: last[k] for k in ("step", "return", "success", "invalid_rate") if k in last}))
+    print(f"run written to {config.output_dir}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from sdar_agent.evaluation import evaluate
+    from sdar_agent.policy import load_policy
+
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
+    torch.manual_seed(args.seed)
+    policy = load_policy(args.model, gguf_file=args.gguf_file)
+    skills = None
+    if args.skills_file:
+        text = Path(args.skills_file).read_text()
+        skills = lambda task: text  # noqa: E731
+    result = evaluate(
+        policy,
+        resolve_env_id(args.env),
+        split=args.split,
+        num_tasks=args.num_tasks,
+        temperature=args.temperature,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_response_tokens,
+        max_turns=args.max_turns,
+        seed=args.seed,
+        repeats=args.repeats,
+        skills=skills,
+    )
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from sdar_agent.plot import plot_run
+
+    for path in plot_run(args.run_dir):
+        print(path)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sdar`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": _train, "eval": _eval, "plot": _plot}[args.command](args)
+    except (FileNotFoundError, ValueError, ModuleNotFoundError) as error:
+        print(f"sdar {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Training curves: ``sdar plot RUN_DIR`` turns ``RUN_DIR/metrics.jsonl`` into PNG files under ``RUN_DIR/plots``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+__all__ = ["CURVES", "plot_run", "read_metrics"]
+
+#: Panels of the overview figure (metric keys; a missing key is skipped).
+CURVES: tuple[str, ...] = (
+    "return",
+    "success",
+    "score",
+    "turns",
+    "invalid_rate",
+    "response_length",
+    "kl",
+    "entropy",
+    "clip_frac",
+    "grad_norm",
+    "rollout_tokens_per_s",
+    "update_tokens_per_s",
+)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """The step records of a run, in order."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics.jsonl in {run_dir}; pass the --output-dir of a `sdar train` run")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def plot_run(run_dir: str | Path) -> list[Path]:
+    """Write ``plots/overview.png`` (the :data:`CURVES` panels) and ``plots/success_by_type.png``; return the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(run_dir)
+    out_dir = Path(run_dir) / "plots"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keys = [k for k in CURVES if any(k in r for r in records)]
+    columns = 3
+    rows = max(1, math.ceil(len(keys) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), squeeze=False)
+    for axis, key in zip(axes.flat, keys, strict=False):
+        points = [(r["step"], r[key]) for r in records if key in r]
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 50 else None)
+        axis.set_title(key)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(keys) :]:
+        axis.axis("off")
+    figure.tight_layout()
+    paths = [out_dir / "overview.png"]
+    figure.savefig(paths[0], dpi=100)
+    plt.close(figure)
+    types = sorted({k for r in records for k in r if k.startswith("success/")})
+    if types:
+        figure, axis = plt.subplots(figsize=(6, 3.5))
+        for key in types:
+            points = [(r["step"], r[key]) for r in records if key in r]
+            axis.plot([p[0] for p in points], [p[1] for p in points], label=key.split("/", 1)[1])
+        axis.set_xlabel("step")
+        axis.set_ylabel("success")
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+        figure.tight_layout()
+        paths.append(out_dir / "success_by_type.png")
+        figure.savefig(paths[-1], dpi=100)
+        plt.close(figure)
+    return paths

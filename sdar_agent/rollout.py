@@ -1,0 +1,263 @@
+"""Batched multi-turn rollouts: N tasks x G episodes, one ``generate`` call per turn for every active episode.
+
+Layout (verl-agent): every turn of every episode is one training sample, whose prompt is the env template for that
+turn (:mod:`sdar_agent.prompts`) and whose response is the model's reply. A group is the ``G`` episodes of one task;
+they share the task (``reset(options={"task_id": ...})``) and the reset seed.
+
+Envs are a list of ``gymnasium.make`` instances (:class:`EnvPool`) rather than a ``gymnasium`` vector env, because
+(i) each episode of a batch needs its own ``reset`` options (the group's task id), which ``VectorEnv.reset`` cannot
+pass per sub-env; (ii) episodes end at different turns and a finished one must stay finished, whereas vector envs
+auto-reset it; (iii) generation dominates the time of a turn (tens of ms per decoded token against sub-ms to a few ms
+per env step), so parallel env stepping buys little. The envs are made once and reused across steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import torch
+
+from sdar_agent.policy import Policy, generate, score_samples
+from sdar_agent.prompts import SKILL_HEADER, build_messages, episode_return, profile_for, project_action
+from sdar_envs.core import Task
+
+__all__ = ["EnvPool", "EpisodeRecord", "RolloutBatch", "TurnSample", "collect_rollouts"]
+
+
+@dataclass
+class TurnSample:
+    """One turn of one episode: a training sample.
+
+    Attributes:
+        prompt_ids: chat-templated prompt tokens (left-truncated to the prompt limit).
+        response_ids: sampled reply tokens, ending with the stop token unless cut at the length limit.
+        old_logp: log-probs of ``response_ids`` under the sampling policy (``[len(response_ids)]``).
+        episode_id, group_id, turn: which episode (0..N*G-1), which group/task (0..N-1), which turn (0-based).
+        task: the episode's :class:`~sdar_envs.core.Task`.
+        messages: the chat messages the prompt was rendered from (a teacher can re-render them with skills).
+        prompt_text: the templated prompt text (after any skill prefix).
+        response_text: the decoded reply; ``action``/``valid``: its projection.
+        reward: the env's raw reward for this step.
+    """
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    old_logp: torch.Tensor | None
+    episode_id: int
+    group_id: int
+    turn: int
+    task: Task
+    messages: list[dict[str, str]]
+    prompt_text: str
+    response_text: str
+    action: str
+    valid: bool
+    reward: float
+
+
+@dataclass
+class EpisodeRecord:
+    """Outcome of one episode. ``return_`` is the training return (see :func:`sdar_agent.prompts.episode_return`)."""
+
+    episode_id: int
+    group_id: int
+    task_id: str
+    task_type: str
+    env: str
+    return_: float
+    won: bool
+    score: float
+    length: int
+    invalid_turns: int
+    env_reward: float
+
+
+@dataclass
+class RolloutBatch:
+    """All samples and episodes of one collection; ``generated_tokens`` and ``seconds`` measure its speed."""
+
+    samples: list[TurnSample] = field(default_factory=list)
+    episodes: list[EpisodeRecord] = field(default_factory=list)
+    generated_tokens: int = 0
+    seconds: float = 0.0
+
+    def sample_returns(self) -> list[float]:
+        """Each sample's episode return (the GRPO input, per turn-sample)."""
+        by_episode = {e.episode_id: e.return_ for e in self.episodes}
+        return [by_episode[s.episode_id] for s in self.samples]
+
+
+class EnvPool:
+    """``size`` envs made with ``gymnasium.make(env_id, **env_kwargs)``, reused across collections.
+
+    ``max_episode_steps`` (when given) overrides the registered step limit.
+    """
+
+    def __init__(self, env_id: str, size: int, *, max_episode_steps: int | None = None, **env_kwargs: Any) -> None:
+        import sdar_envs  # noqa: F401  (registers sdar/*)
+
+        kwargs = dict(env_kwargs)
+        if max_episode_steps is not None:
+            kwargs["max_episode_steps"] = max_episode_steps
+        self.env_id = env_id
+        self.envs: list[gym.Env] = [gym.make(env_id, **kwargs) for _ in range(size)]
+
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def _task_options(task: str | int) -> dict[str, Any]:
+    return {"index": task} if isinstance(task, int) else {"task_id": task}
+
+
+def collect_rollouts(
+    policy: Policy,
+    pool: EnvPool,
+    tasks: Sequence[str | int],
+    group_size: int,
+    *,
+    seed: int,
+    max_new_tokens: int,
+    max_prompt_tokens: int = 4096,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_turns: int | None = None,
+    micro_batch_size: int = 8,
+    skills: Callable[[Task], str] | None = None,
+    score_old_logp: bool = True,
+) -> RolloutBatch:
+    """Play ``len(tasks) x group_size`` episodes to the end and return their turn samples and records.
+
+    Args:
+        policy: the sampling policy (its weights are not changed).
+        pool: at least ``len(tasks) * group_size`` envs.
+        tasks: per group, a task id (``str``) or a task index in the split (``int``).
+        group_size: episodes per task (G).
+        seed: group ``g`` resets its envs with seed ``seed + g``.
+        max_new_tokens: reply length limit per turn.
+        max_prompt_tokens: prompts longer than this are cut on the left (the oldest history goes first).
+        temperature, top_p: sampling settings (temperature 0 = greedy).
+        max_turns: stop every episode after this many turns (the env's own step limit applies anyway).
+        micro_batch_size: rows per forward pass when scoring old log-probs.
+        skills: when given, ``SKILL_HEADER + skills(task) + "\\n\\n"`` is prepended to each templated prompt.
+        score_old_logp: compute ``old_logp`` (needed for training; evaluation skips it).
+    """
+    import time
+
+    started = time.perf_counter()
+    count = len(tasks) * group_size
+    if count > len(pool):
+        raise ValueError(f"{count} episodes need {count} envs, the pool has {len(pool)}")
+    batch = RolloutBatch()
+    observations: list[str] = []
+    infos: list[dict[str, Any]] = []
+    for episode in range(count):
+        group = episode // group_size
+        obs, info = pool.envs[episode].reset(seed=seed + group, options=_task_options(tasks[group]))
+        observations.append(obs)
+        infos.append(info)
+    history: list[list[tuple[str, str]]] = [[] for _ in range(count)]
+    active = list(range(count))
+    env_reward = [0.0] * count
+    invalid = [0] * count
+    turn = 0
+    while active and (max_turns is None or turn < max_turns):
+        prompt_ids, messages, texts = [], [], []
+        for episode in active:
+            task: Task = infos[episode]["task"]
+            profile = profile_for(task.env)
+            chat = build_messages(
+                profile,
+                task.instruction,
+                observations[episode],
+                infos[episode]["admissible_actions"],
+                history[episode],
+                step=turn,
+            )
+            text = policy.chat_prompt(chat)
+            if skills is not None:
+                text = SKILL_HEADER + skills(task) + "\n\n" + text
+            ids = policy.encode(text)[-max_prompt_tokens:]
+            prompt_ids.append(ids)
+            messages.append(chat)
+            texts.append(text)
+        responses = generate(policy, prompt_ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+        still_active = []
+        for row, episode in enumerate(active):
+            task = infos[episode]["task"]
+            profile = profile_for(task.env)
+            reply = policy.decode(responses[row])
+            projection = project_action(profile, reply)
+            obs, reward, terminated, truncated, info = pool.envs[episode].step(projection.action)
+            env_reward[episode] += float(reward)
+            invalid[episode] += int(not projection.valid)
+            batch.generated_tokens += len(responses[row])
+            batch.samples.append(
+                TurnSample(
+                    prompt_ids=prompt_ids[row],
+                    response_ids=responses[row],
+                    old_logp=None,
+                    episode_id=episode,
+                    group_id=episode // group_size,
+                    turn=turn,
+                    task=task,
+                    messages=messages[row],
+                    prompt_text=texts[row],
+                    response_text=reply,
+                    action=projection.action,
+                    valid=projection.valid,
+                    reward=float(reward),
+                )
+            )
+            history[episode].append((observations[episode], projection.action if projection.valid else reply[-80:]))
+            observations[episode], infos[episode] = obs, info
+            if not (terminated or truncated):
+                still_active.append(episode)
+        active = still_active
+        turn += 1
+    lengths = [0] * count
+    for sample in batch.samples:
+        lengths[sample.episode_id] += 1
+    for episode in range(count):
+        info = infos[episode]
+        task = info["task"]
+        profile = profile_for(task.env)
+        won = bool(info["won"])
+        return_ = episode_return(profile, won=won, env_reward=env_reward[episode], invalid_turns=invalid[episode])
+        batch.episodes.append(
+            EpisodeRecord(
+                episode_id=episode,
+                group_id=episode // group_size,
+                task_id=task.id,
+                task_type=task.task_type,
+                env=task.env,
+                return_=return_,
+                won=won,
+                score=float(info["score"]),
+                length=lengths[episode],
+                invalid_turns=invalid[episode],
+                env_reward=env_reward[episode],
+            )
+        )
+    if score_old_logp and batch.samples:
+        device = next(policy.model.parameters()).device
+        old = score_samples(
+            policy.model,
+            [s.prompt_ids for s in batch.samples],
+            [s.response_ids for s in batch.samples],
+            policy.tokenizer.pad_token_id,
+            micro_batch_size=micro_batch_size,
+            temperature=temperature if temperature > 0 else 1.0,
+            device=device,
+        )
+        for sample, logp in zip(batch.samples, old, strict=True):
+            sample.old_logp = logp
+    batch.seconds = time.perf_counter() - started
+    return batch

@@ -1,0 +1,404 @@
+"""The training loop: rollouts, group advantages, one pass of PPO-style updates, metrics, checkpoints.
+
+One step (CleanRL order, verl-agent layout):
+
+1. draw ``tasks_per_step`` tasks of the split and play ``group_size`` episodes of each (:mod:`sdar_agent.rollout`);
+2. episode returns -> GRPO advantages, normalised across all turn-samples of a group, broadcast to every response
+   token (:func:`sdar_agent.losses.grpo_advantages`);
+3. reference log-probs (frozen copy of the initial policy) when the KL term is on; teacher log-probs (the same
+   weights with the skill text prepended) when the method uses a teacher;
+4. one epoch over the samples in shuffled mini-batches of ``mini_batch_size``; each mini-batch is one AdamW step,
+   accumulated over micro-batches whose losses share the mini-batch's token count as normaliser, so the update
+   equals a token-mean over the mini-batch (:func:`sdar_agent.objective.compute_objective`); grad clip 1.0;
+5. one JSONL line of metrics.
+
+``accelerate`` places the model: the same code runs on CPU, one GPU or several (``accelerate launch``, DDP/FSDP);
+with several processes, each plays its own ``tasks_per_step`` tasks (drawn with a per-rank seed) and gradients are
+averaged across processes. Checkpoints (``accelerator.save_state``) hold model, optimizer, scheduler and RNG states,
+plus the step and any object registered with :meth:`Trainer.register_state` (e.g. a skill bank).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sdar_agent.config import TrainConfig
+from sdar_agent.policy import Policy, TinyConfig, load_policy, pad_samples, score_samples, score_tokens
+from sdar_agent.prompts import SKILL_HEADER, profile_for
+from sdar_agent.rollout import EnvPool, RolloutBatch, TurnSample, collect_rollouts
+from sdar_envs.core import Task
+
+__all__ = ["Trainer", "episode_metrics", "train"]
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class _StepCounter:
+    """The step number, checkpointed alongside the model (``state_dict`` protocol for ``accelerate``)."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.step = int(state["step"])
+
+
+def _pad_rows(rows: Sequence[torch.Tensor], width: int, device) -> torch.Tensor:
+    out = torch.zeros((len(rows), width), dtype=torch.float32)
+    for i, row in enumerate(rows):
+        out[i, : row.numel()] = row.float()
+    return out.to(device)
+
+
+def episode_metrics(batch: RolloutBatch) -> dict[str, float]:
+    """Return, success (overall and per task type), score, turns, response length and invalid rate of a batch."""
+    episodes = batch.episodes
+    metrics: dict[str, float] = {
+        "return": float(np.mean([e.return_ for e in episodes])),
+        "success": float(np.mean([e.won for e in episodes])),
+        "score": float(np.mean([e.score for e in episodes])),
+        "turns": float(np.mean([e.length for e in episodes])),
+        "response_length": float(np.mean([len(s.response_ids) for s in batch.samples])) if batch.samples else 0.0,
+        "invalid_rate": float(np.mean([not s.valid for s in batch.samples])) if batch.samples else 0.0,
+    }
+    by_type: dict[str, list[bool]] = defaultdict(list)
+    for episode in episodes:
+        by_type[episode.task_type or "all"].append(episode.won)
+    for task_type, wins in sorted(by_type.items()):
+        metrics[f"success/{task_type}"] = float(np.mean(wins))
+    return metrics
+
+
+class Trainer:
+    """GRPO-family training of a policy on one env (see the module docstring for the step).
+
+    Args:
+        config: the run's settings.
+        policy: an already loaded policy (default: loaded from ``config.model``).
+        skills: task -> skill text, for methods with a teacher or skills in the student prompt (default: the text of
+            ``config.skills_file`` for every task, when given).
+    """
+
+    def __init__(
+        self, config: TrainConfig, policy: Policy | None = None, skills: Callable[[Task], str] | None = None
+    ) -> None:
+        from accelerate import Accelerator
+
+        from sdar_agent.methods import get_method
+        from sdar_agent.objective import ObjectiveConfig
+
+        self.config = config
+        if config.torch_threads > 0:
+            torch.set_num_threads(config.torch_threads)
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
+        self.spec = get_method(config.method)
+        self._seed_everything(config.seed)
+        tiny = TinyConfig(hidden_size=config.tiny_hidden, num_layers=config.tiny_layers, seed=config.seed)
+        self.policy = policy or load_policy(
+            config.model, gguf_file=config.gguf_file, dtype=_DTYPES[config.dtype], tiny=tiny
+        )
+        if skills is None and config.skills_file:
+            text = Path(config.skills_file).read_text()
+            skills = lambda task: text  # noqa: E731
+        if (self.spec.use_teacher or self.spec.skills_in_student_prompt) and skills is None:
+            raise ValueError(f"method {config.method!r} needs skills: pass --skills-file or a skills function")
+        self.skills = skills
+
+        self.pool = EnvPool(
+            config.env_id,
+            config.tasks_per_step * config.group_size,
+            max_episode_steps=config.max_turns,
+            split=config.split,
+            **config.env_kwargs,
+        )
+        first_env = self.pool.envs[0]
+        _, info = first_env.reset(seed=config.seed)
+        self.env_name: str = info["task"].env
+        self.task_count = len(first_env.unwrapped.task_ids())
+        profile = profile_for(self.env_name)
+        kl_coef = profile.kl_coef if config.kl_coef is None else config.kl_coef
+        self.objective_config = ObjectiveConfig(
+            clip_low=config.clip_low,
+            clip_high=config.clip_high,
+            dual_clip=config.dual_clip,
+            kl_coef=kl_coef,
+            entropy_coef=config.entropy_coef,
+        )
+
+        model = self.policy.model
+        self.reference = None
+        if kl_coef > 0:
+            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        warmup = max(1, round(config.warmup_ratio * config.steps)) if config.warmup_ratio > 0 else 0
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+        )
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
+        if self.reference is not None:
+            self.reference.to(self.accelerator.device)
+        self.counter = _StepCounter()
+        self.accelerator.register_for_checkpointing(self.counter)
+        self.output_dir = Path(config.output_dir)
+
+    # ---- state -------------------------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        return self.counter.step
+
+    def register_state(self, obj: Any) -> None:
+        """Checkpoint ``obj`` (anything with ``state_dict``/``load_state_dict``, e.g. a skill bank) with the run.
+
+        Register the same objects in the same order before :meth:`load` as before :meth:`save`.
+        """
+        self.accelerator.register_for_checkpointing(obj)
+
+    def save(self, directory: str | Path | None = None) -> Path:
+        """Save a resumable checkpoint (default: ``output_dir/checkpoints/step_<step>``)."""
+        path = Path(directory) if directory else self.output_dir / "checkpoints" / f"step_{self.step:06d}"
+        self.accelerator.save_state(str(path))
+        if self.accelerator.is_main_process:
+            (path / "config.json").write_text(json.dumps(vars(self.config), indent=2, default=str))
+        return path
+
+    def load(self, directory: str | Path | None = None) -> Path:
+        """Restore a checkpoint (default: the newest under ``output_dir/checkpoints``)."""
+        path = Path(directory) if directory else self.latest_checkpoint()
+        if path is None or not path.is_dir():
+            raise FileNotFoundError(
+                f"no checkpoint found under {self.output_dir / 'checkpoints'}; train without --resume"
+            )
+        self.accelerator.load_state(str(path))
+        return path
+
+    def latest_checkpoint(self) -> Path | None:
+        found = sorted((self.output_dir / "checkpoints").glob("step_*"))
+        return found[-1] if found else None
+
+    def save_model(self, directory: str | Path | None = None) -> Path:
+        """Save the current policy as a plain model directory (``sdar eval --model DIR`` loads it)."""
+        path = Path(directory) if directory else self.output_dir / "model"
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            unwrapped = self.accelerator.unwrap_model(self.model)
+            Policy(unwrapped, self.policy.tokenizer).save(path)
+        return path
+
+    @staticmethod
+    def _seed_everything(seed: int) -> None:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+
+    # ---- one step ----------------------------------------------------------------------------------------------
+    def _draw_tasks(self) -> list[int]:
+        """This step's task indices: without replacement, then whole shuffled passes when the split is smaller."""
+        rank = self.accelerator.process_index
+        rng = np.random.default_rng([self.config.seed, self.step, rank])
+        n, count = self.config.tasks_per_step, self.task_count
+        passes = [rng.permutation(count) for _ in range(-(-n // count))]
+        return [int(i) for i in np.concatenate(passes)[:n]]
+
+    def _teacher_ids(self, samples: Sequence[TurnSample]) -> list[list[int]]:
+        assert self.skills is not None
+        limit = self.config.max_prompt_tokens
+        return [
+            self.policy.encode(SKILL_HEADER + self.skills(s.task) + "\n\n" + self.policy.chat_prompt(s.messages))[
+                -limit:
+            ]
+            for s in samples
+        ]
+
+    def collect(self) -> RolloutBatch:
+        """Play this step's episodes with the current weights."""
+        config = self.config
+        torch.manual_seed(config.seed * 1_000_003 + self.step * 7919 + self.accelerator.process_index)
+        unwrapped = self.accelerator.unwrap_model(self.model)
+        policy = Policy(unwrapped, self.policy.tokenizer, self.policy.source, self.policy.stop_ids)
+        return collect_rollouts(
+            policy,
+            self.pool,
+            self._draw_tasks(),
+            config.group_size,
+            seed=config.seed * 1_000_003 + self.step * 1009 + self.accelerator.process_index,
+            max_new_tokens=config.max_response_tokens,
+            max_prompt_tokens=config.max_prompt_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            micro_batch_size=config.micro_batch_size,
+            skills=self.skills if self.spec.skills_in_student_prompt else None,
+        )
+
+    def update(self, batch: RolloutBatch) -> dict[str, Any]:
+        """One epoch of mini-batch updates on ``batch``; returns the averaged loss metrics."""
+        from sdar_agent.losses import grpo_advantages
+        from sdar_agent.objective import ObjectiveInputs, compute_objective, merge_metrics
+
+        config, accelerator, device = self.config, self.accelerator, self.accelerator.device
+        samples = batch.samples
+        pad_id = self.policy.tokenizer.pad_token_id
+        returns = torch.tensor(batch.sample_returns(), dtype=torch.float32)
+        groups = torch.tensor([s.group_id for s in samples], dtype=torch.long)
+        advantages = grpo_advantages(returns, groups)
+        prompts = [s.prompt_ids for s in samples]
+        responses = [s.response_ids for s in samples]
+        temperature = config.temperature if config.temperature > 0 else 1.0
+        ref_logp = teacher_logp = None
+        if self.reference is not None:
+            ref_logp = score_samples(
+                self.reference,
+                prompts,
+                responses,
+                pad_id,
+                micro_batch_size=config.micro_batch_size,
+                temperature=temperature,
+                device=device,
+            )
+        teacher_prompts = None
+        if self.spec.use_teacher:
+            teacher_prompts = self._teacher_ids(samples)
+            teacher_logp = score_samples(
+                accelerator.unwrap_model(self.model),
+                teacher_prompts,
+                responses,
+                pad_id,
+                micro_batch_size=config.micro_batch_size,
+                temperature=temperature,
+                device=device,
+            )
+
+        order = np.random.default_rng([config.seed, self.step, 17]).permutation(len(samples)).tolist()
+        mini = config.mini_batch_size or len(samples)
+        parts: list[dict[str, Any]] = []
+        grad_norms: list[float] = []
+        mini_losses: list[float] = []
+        tokens_processed = 0
+        self.model.train()
+        for start in range(0, len(order), mini):
+            chunk = order[start : start + mini]
+            num_tokens = float(sum(len(responses[i]) for i in chunk))
+            micros = [chunk[i : i + config.micro_batch_size] for i in range(0, len(chunk), config.micro_batch_size)]
+            mini_loss = 0.0
+            for index, micro in enumerate(micros):
+                last = index == len(micros) - 1
+                rows = pad_samples([prompts[i] for i in micro], [responses[i] for i in micro], pad_id, device=device)
+                width = rows.response_ids.shape[1]
+                tokens_processed += int(rows.attention_mask.sum())
+                context = nullcontext() if last else accelerator.no_sync(self.model)
+                with context:
+                    scored = score_tokens(self.model, rows, temperature=temperature)
+                    inputs = ObjectiveInputs(
+                        logp=scored.logp,
+                        entropy=scored.entropy,
+                        old_logp=_pad_rows([samples[i].old_logp for i in micro], width, device),
+                        mask=rows.response_mask,
+                        advantages=advantages[micro].to(device),
+                        ref_logp=_pad_rows([ref_logp[i] for i in micro], width, device) if ref_logp else None,
+                        teacher_logp=_pad_rows([teacher_logp[i] for i in micro], width, device)
+                        if teacher_logp
+                        else None,
+                        turn_index=torch.tensor([samples[i].turn for i in micro], dtype=torch.long, device=device),
+                        num_tokens=num_tokens,
+                    )
+                    loss, metrics = compute_objective(self.spec, inputs, self.objective_config, self.step)
+                    accelerator.backward(loss)
+                parts.append(metrics)
+                mini_loss += float(loss.detach())
+            mini_losses.append(mini_loss)
+            grad_norm = accelerator.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+            grad_norms.append(float(grad_norm))
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        out = merge_metrics(parts)
+        out["loss"] = float(np.mean(mini_losses))
+        out["grad_norm"] = float(np.mean(grad_norms))
+        out["optimizer_steps"] = float(len(grad_norms))
+        out["update_tokens"] = float(tokens_processed)
+        return out
+
+    def train_step(self) -> dict[str, float]:
+        """Collect, update, and return this step's metrics (also appended to ``output_dir/metrics.jsonl``)."""
+        started = time.perf_counter()
+        batch = self.collect()
+        rollout_seconds = time.perf_counter() - started
+        update_started = time.perf_counter()
+        losses = self.update(batch)
+        update_seconds = time.perf_counter() - update_started
+        metrics: dict[str, Any] = {"step": self.step + 1}
+        metrics.update(episode_metrics(batch))
+        metrics.update(losses)
+        metrics.update(
+            {
+                "lr": float(self.scheduler.get_last_lr()[0]),
+                "samples": float(len(batch.samples)),
+                "time/rollout": rollout_seconds,
+                "time/update": update_seconds,
+                "rollout_tokens_per_s": batch.generated_tokens / max(rollout_seconds, 1e-9),
+                "update_tokens_per_s": losses["update_tokens"] / max(update_seconds, 1e-9),
+            }
+        )
+        self.counter.step += 1
+        if self.accelerator.is_main_process:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            with (self.output_dir / "metrics.jsonl").open("a") as log:
+                log.write(json.dumps(metrics) + "\n")
+        return metrics
+
+    def fit(self) -> list[dict[str, float]]:
+        """Run until ``config.steps`` steps are done (resuming first when ``config.resume``)."""
+        from tqdm.auto import tqdm
+
+        config = self.config
+        if config.resume:
+            self.load()
+        history = []
+        bar = tqdm(
+            total=config.steps,
+            initial=self.step,
+            disable=not (config.progress and self.accelerator.is_main_process),
+            desc=f"{config.method} {self.env_name}",
+        )
+        while self.step < config.steps:
+            metrics = self.train_step()
+            history.append(metrics)
+            bar.update(1)
+            bar.set_postfix(
+                ret=f"{metrics['return']:.2f}",
+                succ=f"{metrics['success']:.2f}",
+                inval=f"{metrics['invalid_rate']:.2f}",
+                kl=f"{metrics.get('kl', 0.0):.4f}",
+                tok_s=f"{metrics['rollout_tokens_per_s']:.0f}",
+            )
+            if config.save_every and self.step % config.save_every == 0 and self.step < config.steps:
+                self.save()
+        bar.close()
+        self.save()
+        self.save_model()
+        return history
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def train(config: TrainConfig) -> list[dict[str, float]]:
+    """Build a :class:`Trainer` from ``config``, run it, and close its envs."""
+    trainer = Trainer(config)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.close()

@@ -1,0 +1,225 @@
+"""The leaderboard (``benchmarks/leaderboard.py``): table layout, intervals, cache/resume, reference agents, outputs."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "leaderboard.py"
+_SPEC = importlib.util.spec_from_file_location("leaderboard", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None
+lb = importlib.util.module_from_spec(_SPEC)
+sys.modules["leaderboard"] = lb
+_SPEC.loader.exec_module(lb)
+
+SEARCHQA = lb.ENVS["searchqa"]
+WEBSHOP = lb.ENVS["webshop"]
+ALFWORLD = lb.ENVS["alfworld"]
+
+
+def _result(label: str, env: str, split: str, seed: int, groups: dict[str, tuple[int, float, float]]) -> dict:
+    return {
+        "agent": label.lower(),
+        "label": label,
+        "env": env,
+        "split": split,
+        "seed": seed,
+        "groups": {g: {"episodes": n, "success": s, "score": sc} for g, (n, s, sc) in groups.items()},
+    }
+
+
+def _searchqa(label: str, seed: int, success: dict[str, float], n: int = 10) -> dict:
+    return _result(label, "searchqa", "test", seed, {g: (n, s, s) for g, s in success.items()})
+
+
+def test_t_quantiles_match_the_table_and_tend_to_the_normal():
+    assert lb.t_quantile(1) == pytest.approx(12.706)
+    assert lb.t_quantile(2) == pytest.approx(4.303)
+    assert lb.t_quantile(4) == pytest.approx(2.776)
+    assert lb.t_quantile(1000) == pytest.approx(1.96)
+    with pytest.raises(ValueError, match="degrees of freedom"):
+        lb.t_quantile(0)
+
+
+def test_wilson_interval_of_known_proportions():
+    low, high = lb.wilson_interval(0, 8)
+    assert low == 0.0
+    assert high == pytest.approx(0.3244, abs=1e-4)
+    low, high = lb.wilson_interval(5, 10)
+    assert (low, high) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+
+
+def test_three_seeds_give_mean_and_student_t_interval_with_all_episodes_counted():
+    sources = SEARCHQA.groups
+    values = [0.2, 0.4, 0.6]
+    results = [_searchqa("GRPO", seed, dict.fromkeys(sources, v)) for seed, v in enumerate(values)]
+    table = lb.aggregate(results, [SEARCHQA])
+    cell = table[("GRPO", "searchqa/test", "single_hop (ID)")]
+    half = 4.303 * 0.2 / 3**0.5  # sd of (0.2, 0.4, 0.6) is 0.2
+    assert cell.mean == pytest.approx(40.0)
+    assert cell.low == pytest.approx(100 * (0.4 - half))
+    assert cell.high == pytest.approx(100 * (0.4 + half))
+    assert (cell.seeds, cell.episodes) == (3, 30)
+    average = table[("GRPO", "searchqa/test", "SQA Avg")]
+    assert average.mean == pytest.approx(40.0)
+    assert average.episodes == 150
+
+
+def test_searchqa_average_is_the_unweighted_mean_of_sources():
+    success = {"single_hop": 1.0, "bridge": 0.5, "comparison": 0.0, "three_hop": 0.0, "paraphrase": 0.0}
+    results = [_searchqa("A", 0, success, n=10)]
+    results[0]["groups"]["single_hop"]["episodes"] = 90  # weighting by episodes would give a different mean
+    table = lb.aggregate(results, [SEARCHQA])
+    assert table[("A", "searchqa/test", "SQA Avg")].mean == pytest.approx(30.0)
+    assert table[("A", "searchqa/test", "SQA Avg")].low is None
+
+
+def test_alfworld_average_is_over_all_episodes_as_in_the_paper():
+    groups = {t: (4, 0.0, 0.0) for t in ALFWORLD.groups}
+    groups["pick_and_place_simple"] = (12, 0.5, 0.5)  # 6 of 12 won; 6 of 32 episodes overall
+    table = lb.aggregate([_result("R", "alfworld", "eval_out_of_distribution", 0, groups)], [ALFWORLD])
+    average = table[("R", "alfworld/eval_out_of_distribution", "ALF Avg")]
+    assert average.mean == pytest.approx(100 * 6 / 32)
+    assert average.episodes == 32
+    low, high = lb.wilson_interval(6, 32)
+    assert (average.low, average.high) == (pytest.approx(100 * low), pytest.approx(100 * high))
+    assert table[("R", "alfworld/eval_out_of_distribution", "Pick")].mean == pytest.approx(50.0)
+
+
+def test_identical_seeds_fall_back_to_the_wilson_interval_of_pooled_episodes():
+    results = [_result("E", "webshop", "test_128", seed, {"all": (8, 1.0, 1.0)}) for seed in range(2)]
+    table = lb.aggregate(results, [WEBSHOP])
+    success = table[("E", "webshop/test_128", "WS Succ")]
+    assert success.mean == 100.0
+    assert success.low == pytest.approx(100 * lb.wilson_interval(16, 16)[0])
+    assert success.episodes == 16
+    score = table[("E", "webshop/test_128", "WS Score")]
+    assert (score.mean, score.low, score.high) == (100.0, None, None)
+
+
+def test_markdown_table_follows_the_paper_layout_with_id_ood_marks():
+    agents = [lb.Agent("random", "Random", "random"), lb.Agent("run-a", "GRPO", "model", "m", envs=("searchqa",))]
+    results = [
+        _searchqa("Random", 0, dict.fromkeys(SEARCHQA.groups, 0.0)),
+        _result("Random", "webshop", "test_128", 0, {"all": (8, 0.0, 0.25)}),
+        _searchqa("GRPO", 0, dict.fromkeys(SEARCHQA.groups, 0.5)),
+    ]
+    table = lb.aggregate(results, [ALFWORLD, SEARCHQA, WEBSHOP])
+    text = lb.render_markdown(table, agents, [ALFWORLD, SEARCHQA, WEBSHOP], notes=["a note"])
+    header = next(line for line in text.splitlines() if line.startswith("| Agent"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert columns == [
+        "Agent",
+        "Pick",
+        "Look",
+        "Clean",
+        "Heat",
+        "Cool",
+        "Pick2",
+        "ALF Avg",
+        "single_hop (ID)",
+        "bridge (ID)",
+        "comparison (OOD)",
+        "three_hop (OOD)",
+        "paraphrase (OOD)",
+        "SQA Avg",
+        "WS Score",
+        "WS Succ",
+    ]
+    random_row = next(line for line in text.splitlines() if line.startswith("| Random"))
+    assert random_row.count(" - ") == 7  # no ALFWorld results: seven empty cells
+    assert "| 25.0 (8) | 0.0 [0.0, 32.4] (8) |" in random_row
+    grpo_row = next(line for line in text.splitlines() if line.startswith("| GRPO"))
+    assert "50.0 [23.7, 76.3] (10)" in grpo_row
+    assert "### alfworld eval_in_distribution" in text
+    assert "* a note" in text
+
+
+def test_interrupted_run_resumes_with_only_the_missing_cells(tmp_path):
+    agents = [lb.Agent("a", "A", "random"), lb.Agent("b", "B", "random")]
+    calls: list[tuple[str, int]] = []
+
+    def fake_play(agent, spec, split, seed, settings, models):
+        calls.append((agent.key, seed))
+        if len(calls) == 2 and not (tmp_path / "interrupted").exists():
+            (tmp_path / "interrupted").touch()
+            raise KeyboardInterrupt
+        return _result(agent.label, spec.name, split, seed, {"all": (4, 0.25 * seed, 0.0)})
+
+    settings = lb.EvalSettings(per_group=1)
+    with pytest.raises(KeyboardInterrupt):
+        lb.run_cells(tmp_path, agents, [WEBSHOP], [0, 1], settings, progress=False, evaluate_fn=fake_play)
+    assert calls == [("a", 0), ("a", 1)]
+    assert lb.cell_path(tmp_path, agents[0], "webshop", "test_128", 0).is_file()
+    calls.clear()
+    results = lb.run_cells(tmp_path, agents, [WEBSHOP], [0, 1], settings, progress=False, evaluate_fn=fake_play)
+    assert calls == [("a", 1), ("b", 0), ("b", 1)]
+    assert [(r["agent"], r["seed"]) for r in results] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    calls.clear()
+    lb.run_cells(tmp_path, agents, [WEBSHOP], [0, 1], settings, progress=False, evaluate_fn=fake_play)
+    assert calls == []
+
+
+@pytest.fixture(scope="module")
+def searchqa_subset():
+    return lb.dataclasses.replace(SEARCHQA, groups=("single_hop", "three_hop"))
+
+
+def test_expert_solves_every_searchqa_question_of_a_small_subset(searchqa_subset):
+    for group in searchqa_subset.groups:
+        result = lb.play_scripted(
+            lb.Agent("expert", "Expert", "expert"),
+            searchqa_subset,
+            "test",
+            group=group,
+            num_tasks=3,
+            seed=0,
+            max_turns=None,
+        )
+        assert result == {"episodes": 3, "success": 1.0, "score": 1.0}
+
+
+def test_random_agent_plays_well_formed_actions_and_almost_never_answers_right(searchqa_subset):
+    result = lb.play_scripted(
+        lb.Agent("random", "Random", "random"),
+        searchqa_subset,
+        "test",
+        group="bridge",
+        num_tasks=6,
+        seed=1,
+        max_turns=None,
+    )
+    assert result["episodes"] == 6
+    assert result["success"] <= 1 / 6
+    rng = lb.random.Random(0)
+    for _ in range(50):
+        action = lb.random_action("searchqa", "Who wrote the novel X?", ['Doc 1(Title: "Alma Rey") t'], {}, rng)
+        assert action.startswith(("<search> ", "<answer> "))
+    assert lb.random_action("alfworld", "put a cup", [], {"admissible_actions": ["look"]}, rng) == "look"
+    assert lb.random_action("webshop", "red shoes", [], {"admissible_actions": []}, rng).startswith("search[")
+
+
+def test_cells_table_csv_markdown_and_png_are_written(tmp_path, searchqa_subset):
+    spec = lb.dataclasses.replace(searchqa_subset, groups=("single_hop",))
+    agents = [lb.Agent("random", "Random", "random"), lb.Agent("expert", "Expert", "expert")]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "success": s / 4}) for s in (1, 2, 3)) + "\n")
+    agents.append(lb.Agent("r", "GRPO", "model", "unused", envs=("webshop",), run_dir=str(run)))
+    results = lb.run_cells(tmp_path, agents, [spec], [0, 1], lb.EvalSettings(per_group=2), progress=False)
+    assert len(results) == 4  # the run is restricted to webshop
+    table = lb.aggregate(results, [spec])
+    prefix = tmp_path / "board"
+    lb.write_csv(prefix.with_suffix(".csv"), table)
+    lb.write_figure(prefix.with_suffix(".png"), table, agents, [spec])
+    text = lb.render_markdown(table, agents, [spec])
+    rows = list(csv.DictReader(prefix.with_suffix(".csv").open()))
+    expert = next(r for r in rows if r["agent"] == "Expert" and r["column"] == "single_hop (ID)")
+    assert (float(expert["mean"]), expert["seeds"], expert["episodes"]) == (100.0, "2", "4")
+    assert prefix.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| Expert | 100.0 [51.0, 100.0] (4) | 100.0 (4) |" in text
