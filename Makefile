@@ -6,7 +6,7 @@ PYTHON      ?= python3
 PY          := $(VENV)/bin/python
 PIP         := $(PY) -m pip
 # Without CUDA we install the CPU build of torch first, so no multi-GB CUDA build is pulled in.
-# Elsewhere set TORCH_PIP_ARGS, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
+# Elsewhere set TORCH_PIP_ARGS, e.g. to the index URL of PyTorch's CPU wheels.
 TORCH_SPEC     ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 STAMP       := $(VENV)/.sdar-installed

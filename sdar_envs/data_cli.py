@@ -7,6 +7,7 @@
     sdar-data searchqa --out data/sqa --parquet   # ... plus Search-R1 processed parquet splits
     sdar-data webshop                  # generate (or find) the cached WebShop catalog and goals
     sdar-data webshop --products 100000           # the large-scale catalog
+    sdar-data alfworld [--split eval_out_of_distribution]   # write the generated ALFWorld games into the cache
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def _webshop(args: argparse.Namespace) -> int:
     return main_webshop(argv)
 
 
+def _alfworld(args: argparse.Namespace) -> int:
+    from sdar_envs.alfworld.cache import main as main_alfworld
+
+    argv = ["--split", args.split] + (["--cache-dir", args.cache_dir] if args.cache_dir else [])
+    main_alfworld(argv)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
 
@@ -73,6 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     shop.add_argument("--goals", type=int, default=None, help="goals (default max(1600, products / 10))")
     shop.add_argument("--cache-dir", default=None, help="cache root (default $SDAR_CACHE/webshop or ~/.cache/sdar)")
     shop.set_defaults(run=_webshop)
+    alf = commands.add_parser("alfworld", help="the generated ALFWorld games (written into the cache)")
+    alf.add_argument(
+        "--split",
+        choices=("train", "eval_in_distribution", "eval_out_of_distribution", "all"),
+        default="all",
+        help="which split (default %(default)s)",
+    )
+    alf.add_argument("--cache-dir", default=None, help="cache root (default $SDAR_CACHE/alfworld or ~/.cache/sdar)")
+    alf.set_defaults(run=_alfworld)
     args = parser.parse_args(argv)
     return args.run(args)
 
