@@ -143,15 +143,14 @@ def ppo_clip_loss(
 
     with torch.no_grad():
         keep = mask.bool()
-        n = keep.sum().clamp(min=1)
-        clip_frac = ((loss_clipped > loss_unclipped) & keep).sum() / n
-        approx_kl = torch.where(keep, -log_ratio, torch.zeros_like(log_ratio)).sum() / n
-        if dual_bound is None:
-            dual_frac = torch.zeros(())
-        else:
+        n = max(int(keep.sum()), 1)
+        clip_frac = int(((loss_clipped > loss_unclipped) & keep).sum()) / n
+        approx_kl = float(torch.where(keep, -log_ratio, torch.zeros_like(log_ratio)).sum()) / n
+        dual_frac = 0.0
+        if dual_bound is not None:
             pre_dual = torch.maximum(loss_unclipped, loss_clipped)
-            dual_frac = ((pre_dual > dual_bound) & (advantages < 0) & keep).sum() / n
-    metrics = {"clip_frac": float(clip_frac), "dual_clip_frac": float(dual_frac), "approx_kl": float(approx_kl)}
+            dual_frac = int(((pre_dual > dual_bound) & (advantages < 0) & keep).sum()) / n
+    metrics = {"clip_frac": clip_frac, "dual_clip_frac": dual_frac, "approx_kl": approx_kl}
     return loss, metrics
 
 

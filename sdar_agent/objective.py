@@ -133,6 +133,7 @@ def compute_objective(
         ValueError: when an input the method needs is missing (teacher log-probs, reference log-probs with a
             nonzero KL coefficient, logits for a vocabulary divergence).
     """
+    _check_shapes(inputs)
     logp, mask, num_tokens = inputs.logp, inputs.mask.bool(), inputs.num_tokens
     teacher_logp = inputs.teacher_logp
     if spec.use_teacher and teacher_logp is None:
@@ -188,20 +189,39 @@ def compute_objective(
         local = float(mask.sum())
         # Losses above are normalised by num_tokens; report them as means over this call's own tokens.
         rescale = (num_tokens / local) if (num_tokens is not None and local > 0) else 1.0
-        metrics["pg_loss"] = float(pg_loss) * rescale
-        metrics["entropy"] = float(entropy) * rescale
+        metrics["pg_loss"] = float(pg_loss.detach()) * rescale
+        metrics["entropy"] = float(entropy.detach()) * rescale
         if kl is not None:
-            metrics["kl"] = float(kl) * rescale
+            metrics["kl"] = float(kl.detach()) * rescale
         metrics.update(pg_metrics)
         metrics["response_tokens"] = local
         if sd_loss is not None:
-            metrics["sdar/loss"] = float(sd_loss) * rescale
+            metrics["sdar/loss"] = float(sd_loss.detach()) * rescale
         if gate is not None:
             metrics["sdar/gate_mean"] = _masked_mean(gate, mask)
             metrics["sdar/gate_active_ratio"] = _masked_mean((gate > 0.5).to(logp.dtype), mask)
         if teacher_logp is not None:
             metrics.update(_teacher_metrics(logp.detach(), teacher_logp.detach(), mask, inputs.turn_index, config))
     return total, metrics
+
+
+def _check_shapes(inputs: ObjectiveInputs) -> None:
+    """Refuse misaligned tensors early: a silent broadcast would mix tokens of different samples."""
+    shape = tuple(inputs.logp.shape)
+    if len(shape) != 2:
+        raise ValueError(f"logp must be [B, T] (one row per turn-sample); got shape {shape}")
+    per_token = {"entropy": inputs.entropy, "old_logp": inputs.old_logp, "mask": inputs.mask}
+    per_token.update({"ref_logp": inputs.ref_logp, "teacher_logp": inputs.teacher_logp})
+    for name, tensor in per_token.items():
+        if tensor is not None and tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} has shape {tuple(tensor.shape)} but logp has {shape}; pad both to [B, T]")
+    if tuple(inputs.advantages.shape) not in ((shape[0],), shape):
+        raise ValueError(f"advantages must be [B] or [B, T] = {shape}; got {tuple(inputs.advantages.shape)}")
+    for name, tensor in (("logits", inputs.logits), ("teacher_logits", inputs.teacher_logits)):
+        if tensor is not None and tuple(tensor.shape[:2]) != shape:
+            raise ValueError(f"{name} must be [B, T, V] with [B, T] = {shape}; got {tuple(tensor.shape)}")
+    if inputs.turn_index is not None and tuple(inputs.turn_index.shape) != (shape[0],):
+        raise ValueError(f"turn_index must be [B] = [{shape[0]}]; got {tuple(inputs.turn_index.shape)}")
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> float:

@@ -1,0 +1,81 @@
+"""``sdar-data``: generate the data an environment needs, one subcommand per env.
+
+::
+
+    sdar-data searchqa                 # generate (or find) the cached Search-QA set and its index
+    sdar-data searchqa --out data/sqa  # write corpus.jsonl, train/validation/test.jsonl and meta.json there
+    sdar-data searchqa --out data/sqa --parquet   # ... plus Search-R1 processed parquet splits
+    sdar-data webshop                  # generate (or find) the cached WebShop catalog and goals
+    sdar-data webshop --products 100000           # the large-scale catalog
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _searchqa(args: argparse.Namespace) -> int:
+    from sdar_envs.searchqa.dataset import load_dataset
+    from sdar_envs.searchqa.generator import generate, write_dataset
+
+    start = time.perf_counter()
+    if args.out is not None:
+        out = write_dataset(generate(args.seed, args.num_passages), Path(args.out), parquet=args.parquet)
+        extra = " and Search-R1 parquet splits" if args.parquet else ""
+        print(f"wrote {out}/corpus.jsonl, train.jsonl, validation.jsonl, test.jsonl, meta.json{extra}")
+        print(
+            f'use: gym.make("sdar/SearchQA-v0", split="test", corpus_path="{out}/corpus.jsonl", '
+            f'qa_path="{out}/test.jsonl")'
+        )
+        print(f"serve: sdar-retriever serve --corpus {out}/corpus.jsonl --port 8000")
+    else:
+        dataset = load_dataset(seed=args.seed, num_passages=args.num_passages, backend=args.backend)
+        sizes = ", ".join(f"{name} {len(records)}" for name, records in dataset.splits.items())
+        print(f"Search-QA data ready in {dataset.description} ({len(dataset.retriever)} passages; {sizes})")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _webshop(args: argparse.Namespace) -> int:
+    from sdar_envs.webshop.cli import main_webshop
+
+    argv = ["--seed", str(args.seed), "--products", str(args.products)]
+    argv += ["--goals", str(args.goals)] if args.goals is not None else []
+    argv += ["--cache-dir", args.cache_dir] if args.cache_dir else []
+    return main_webshop(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
+
+    parser = argparse.ArgumentParser(prog="sdar-data", description="Generate the data of an sdar environment.")
+    commands = parser.add_subparsers(dest="env", required=True)
+    sqa = commands.add_parser("searchqa", help="the Search-QA corpus and questions (cached unless --out is given)")
+    sqa.add_argument("--out", help="write the files into this directory instead of the cache")
+    sqa.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generation seed (default %(default)s)")
+    sqa.add_argument(
+        "--num-passages", type=int, default=DEFAULT_NUM_PASSAGES, help="corpus size, about (default %(default)s)"
+    )
+    sqa.add_argument(
+        "--parquet", action="store_true", help="with --out, also write <split>.parquet in Search-R1's processed layout"
+    )
+    sqa.add_argument("--backend", default="default", help="retrieval backend of the cached index (default: default)")
+    sqa.set_defaults(run=_searchqa)
+    shop = commands.add_parser("webshop", help="the WebShop catalog and goals (cached)")
+    shop.add_argument("--seed", type=int, default=0, help="generation seed (default %(default)s)")
+    shop.add_argument("--products", type=int, default=1000, help="products (default %(default)s)")
+    shop.add_argument("--goals", type=int, default=None, help="goals (default max(1600, products / 10))")
+    shop.add_argument("--cache-dir", default=None, help="cache root (default $SDAR_CACHE/webshop or ~/.cache/sdar)")
+    shop.set_defaults(run=_webshop)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

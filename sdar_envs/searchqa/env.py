@@ -1,0 +1,206 @@
+"""``sdar/SearchQA-v0``: retrieval-augmented question answering in the Search-R1 protocol."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from sdar_envs.core import Task, TextEnv, Verdict, make_info
+from sdar_envs.searchqa.dataset import SearchQADataset, load_dataset
+from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
+from sdar_envs.searchqa.loaders import QARecord
+from sdar_envs.searchqa.oracle import SearchQAOracle
+from sdar_envs.searchqa.protocol import INVALID_ACTION_MESSAGE, format_information, parse_action, question_prompt
+from sdar_envs.searchqa.verifier import SearchQAVerifier
+
+__all__ = ["SearchQAEnv"]
+
+
+class SearchQAEnv(TextEnv):
+    """Answer a question by searching an encyclopedia, in the Search-R1 / verl-agent protocol.
+
+    ## Description
+
+    Each episode is one question. The agent searches a passage corpus with BM25 and finally answers; the reward is
+    the exact match of the answer with the gold answers after Search-R1's ``normalize_answer``. By default the
+    corpus (~50k passages) and questions are generated deterministically about fictional entities (see
+    ``docs/searchqa.md``), so answers cannot come from pretraining; real Search-R1 data (wiki-18 + NQ/HotpotQA...)
+    loads through ``corpus_path``/``qa_path`` or ``retriever_url``.
+
+    ## Action Space
+
+    Free text (``FreeText``, up to 8192 characters). The text is cut at the first ``</search>`` or ``</answer>``;
+    what is kept must hold exactly one ``<search>query</search>`` or ``<answer>text</answer>`` block (neither, both
+    or a repeated tag is invalid; rule in :mod:`sdar_envs.searchqa.protocol`). ``<think>`` text is ignored.
+
+    ## Observation Space
+
+    Free text. ``reset`` gives the question prompt (Search-R1's instruction structure ending ``Question: ...\\n``).
+    A search gives ``"\\n\\n<information>Doc 1(Title: \\"T\\") text\\nDoc 2(...) ...</information>\\n\\n"`` with the
+    top ``topk`` passages; an invalid action gives Search-R1's ``"\\nMy previous action is invalid. ..."`` message;
+    an answer gives ``""``.
+
+    ## Rewards
+
+    Exact match (1.0 or 0.0) at the answer; 0 for searches and invalid actions. ``info`` then also carries ``f1``
+    (token F1), ``substring_em`` and ``answer``.
+
+    ## Starting State
+
+    A question of the split: ``options={"task_id": ...}``, ``options={"index": i}``, or drawn with the env's seed.
+
+    ## Episode End
+
+    Terminated by an answer. Truncated by the registration's ``TimeLimit`` (``max_episode_steps=4``: with three
+    searches the fourth action must answer; ``gym.make(..., max_episode_steps=n)`` changes it). Steps after the end
+    return ``""``, reward 0 and ``action_valid=False``.
+
+    ## Info
+
+    The contract keys (``task``, ``won``, ``score``, ``action_valid``, ``admissible_actions=[]``,
+    ``expert_action``: the oracle's next action for this episode, ``None`` once it ended), plus ``searches`` (count
+    so far), after a search ``query`` and ``retrieved`` (doc ids shown), after the answer ``answer``, ``em``,
+    ``f1`` and ``substring_em``. ``task.metadata`` holds ``golden_answers`` and ``support`` (gold passage ids); it
+    is never part of an observation.
+
+    ## Arguments
+
+    * ``split``: ``"train"`` (in-domain families), ``"validation"`` or ``"test"`` (in-domain + out-of-domain); with
+      ``qa_path`` just the label of the loaded questions.
+    * ``data_sources``: keep only these ``data_source`` values (e.g. ``["three_hop"]`` or ``["nq"]``).
+    * ``seed``, ``num_passages``, ``data_dir``: which generated set and where it is cached.
+    * ``corpus_path``, ``qa_path``, ``index_path``, ``retriever_url``: real data (see
+      :mod:`sdar_envs.searchqa.dataset`).
+    * ``backend``: retrieval engine for local corpora (``"default"``, ``"tantivy"``, ``"bm25s"``, ``"lucene"``).
+    * ``topk``: passages per search (3, as Search-R1).
+
+    ## Version History
+
+    * v0: Search-R1 protocol, generated corpus version ``sqa-2``.
+
+    ## Example
+
+    >>> import gymnasium as gym, sdar_envs
+    >>> env = gym.make("sdar/SearchQA-v0", split="test")
+    >>> obs, info = env.reset(seed=0)
+    >>> obs, reward, terminated, truncated, info = env.step(info["expert_action"])
+    >>> obs.startswith("\\n\\n<information>Doc 1(Title: ")
+    True
+    """
+
+    env_name = "searchqa"
+
+    def __init__(
+        self,
+        split: str = "train",
+        *,
+        data_sources: Sequence[str] | None = None,
+        seed: int = DEFAULT_SEED,
+        num_passages: int = DEFAULT_NUM_PASSAGES,
+        data_dir: str | os.PathLike[str] | None = None,
+        corpus_path: str | os.PathLike[str] | None = None,
+        qa_path: str | os.PathLike[str] | None = None,
+        index_path: str | os.PathLike[str] | None = None,
+        retriever_url: str | None = None,
+        backend: str = "default",
+        topk: int = 3,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(render_mode=render_mode)
+        if topk < 1:
+            raise ValueError(f"topk must be at least 1, got {topk}")
+        self.split = split
+        self.topk = topk
+        self.dataset: SearchQADataset = load_dataset(
+            seed=seed,
+            num_passages=num_passages,
+            data_dir=data_dir,
+            corpus_path=corpus_path,
+            qa_path=qa_path,
+            index_path=index_path,
+            retriever_url=retriever_url,
+            backend=backend,
+            split=split,
+        )
+        if split not in self.dataset.splits:
+            raise ValueError(f"unknown split {split!r}; this data has {sorted(self.dataset.splits)}")
+        records = self.dataset.splits[split]
+        if data_sources is not None:
+            wanted = set(data_sources)
+            records = [r for r in records if r["data_source"] in wanted]
+            if not records:
+                raise ValueError(f"no {split} questions have data_source in {sorted(wanted)}")
+        self._tasks: dict[str, Task] = {r["id"]: self._task(r) for r in records}
+        self._ids: list[str] = list(self._tasks)
+        self.verifier = SearchQAVerifier()
+        self.oracle = SearchQAOracle(lambda q, k: [doc_id for doc_id, _ in self.dataset.search(q, k)], topk)
+        self._seen: set[str] = set()
+        self._searches = 0
+        self._verdict: Verdict | None = None
+
+    def _task(self, record: QARecord) -> Task:
+        metadata = {"golden_answers": list(record["golden_answers"]), "support": list(record.get("support") or [])}
+        for key in ("oracle_queries", "template"):
+            if key in record:
+                metadata[key] = record[key]
+        return Task(
+            id=record["id"],
+            env=self.env_name,
+            split=self.split,
+            instruction=record["question"],
+            task_type=record["data_source"],
+            data_source=record["data_source"],
+            metadata=metadata,
+        )
+
+    # ---- TextEnv -------------------------------------------------------------------------------------------------
+    def task_ids(self) -> Sequence[str]:
+        return self._ids
+
+    def get_task(self, task_id: str) -> Task:
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise KeyError(
+                f"no Search-QA task {task_id!r} in split {self.split!r} ({len(self._ids)} tasks, e.g. {self._ids[:2]})"
+            ) from None
+
+    def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
+        assert self.task is not None
+        verdict = self._verdict
+        expert = None if verdict is not None else self.oracle.next_action(self.task, self._seen)
+        return make_info(
+            self.task,
+            won=verdict is not None and verdict.success,
+            score=verdict.score if verdict is not None else 0.0,
+            action_valid=action_valid,
+            admissible_actions=[],
+            expert_action=expert,
+            searches=self._searches,
+            **extra,
+        )
+
+    def _reset_task(self, task: Task) -> tuple[str, dict[str, Any]]:
+        self._seen = set()
+        self._searches = 0
+        self._verdict = None
+        return question_prompt(task.instruction), self._info(action_valid=True)
+
+    def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        assert self.task is not None
+        if self._verdict is not None:  # the episode already ended with an answer
+            return "", 0.0, True, False, self._info(action_valid=False)
+        parsed = parse_action(action)
+        if parsed.kind == "search":
+            results = self.dataset.search(parsed.content, self.topk)
+            self._searches += 1
+            self._seen.update(doc_id for doc_id, _ in results)
+            observation = format_information([contents for _, contents in results])
+            info = self._info(action_valid=True, query=parsed.content, retrieved=[doc_id for doc_id, _ in results])
+            return observation, 0.0, False, False, info
+        if parsed.kind == "answer":
+            self._verdict = self.verifier.verify(self.task, parsed.content)
+            info = self._info(action_valid=True, **self._verdict.details)
+            return "", self._verdict.score, True, False, info
+        return INVALID_ACTION_MESSAGE, 0.0, False, False, self._info(action_valid=False)
