@@ -317,7 +317,7 @@ class Trainer:
                 teacher_model = copy.deepcopy(accelerator.unwrap_model(self.model)).eval().requires_grad_(False)
             else:
                 teacher_model = accelerator.unwrap_model(self.model)
-        timings["time/teacher"] = time.perf_counter() - started
+            timings["time/teacher"] = time.perf_counter() - started
 
         order = np.random.default_rng([config.seed, self.step, 17]).permutation(len(samples)).tolist()
         mini = config.mini_batch_size or len(samples)
