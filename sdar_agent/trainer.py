@@ -12,7 +12,8 @@ One step (CleanRL order, verl-agent layout):
    accumulated over micro-batches whose losses share the mini-batch's token count as normaliser, so the update
    equals a token-mean over the mini-batch (:func:`sdar_agent.objective.compute_objective`); grad clip 1.0;
 5. the skill bank (when skills come from it) is credited with each episode's score (UCB statistics);
-6. one JSONL line of metrics (timings ``time/rollout``, ``time/teacher``, ``time/reference``, ``time/update``).
+6. one JSONL line of metrics (timings: ``time/rollout``, ``time/update`` and, inside the latter, the scoring passes
+   ``time/reference`` and ``time/teacher``; ``time/step`` the whole step).
 
 ``accelerate`` places the model: the same code runs on CPU, one GPU or several (``accelerate launch``, DDP/FSDP);
 with several processes, each plays its own ``tasks_per_step`` tasks (drawn with a per-rank seed) and gradients are
@@ -382,6 +383,11 @@ class Trainer:
         out["optimizer_steps"] = float(len(grad_norms))
         out["update_tokens"] = float(tokens_processed)
         out.update(timings)
+        out["prompt_tokens"] = float(np.mean([len(p) for p in prompts])) if prompts else 0.0
+        if teacher_prompts:
+            out["teacher/prompt_tokens"] = float(np.mean([len(p) for p in teacher_prompts]))
+            limit = config.max_prompt_tokens
+            out["teacher/truncated_frac"] = float(np.mean([len(p) >= limit for p in teacher_prompts]))
         return out
 
     def train_step(self) -> dict[str, float]:
@@ -393,8 +399,7 @@ class Trainer:
         rollout_seconds = time.perf_counter() - started
         update_started = time.perf_counter()
         losses = self.update(batch)
-        # time/update is the optimisation alone: reference and teacher scoring are reported on their own.
-        update_seconds = time.perf_counter() - update_started - losses["time/reference"] - losses["time/teacher"]
+        update_seconds = time.perf_counter() - update_started  # includes time/reference and time/teacher
         metrics: dict[str, Any] = {"step": self.step + 1}
         metrics.update(episode_metrics(batch))
         metrics.update(losses)
