@@ -34,9 +34,9 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         if item.name == "method":
             help_text += "; see sdar_agent.methods.METHODS"
         # Values stay strings here; load_config parses them to the field's type, so YAML and flags agree.
-        parser.add_argument(
-            flag, dest=item.name, default=None, help=help_text, metavar=str(kind).replace("typing.", "")
-        )
+        extra = {"nargs": "?", "const": "true"} if kind is bool else {}  # `--resume` alone means true
+        metavar = getattr(kind, "__name__", str(kind)).replace("typing.", "").upper()
+        parser.add_argument(flag, dest=item.name, default=None, help=help_text, metavar=metavar, **extra)
 
 
 def build_parser() -> argparse.ArgumentParser:

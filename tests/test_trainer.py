@@ -10,8 +10,9 @@ import pytest
 import torch
 import two_choice_env
 
-from sdar_agent.cli import main
+from sdar_agent.cli import build_parser, main
 from sdar_agent.config import TrainConfig, load_config, resolve_env_id
+from sdar_agent.prompts import SKILL_HEADER
 from sdar_agent.trainer import Trainer
 
 torch.set_num_threads(1)
@@ -138,6 +139,7 @@ def test_yaml_then_flags_override_the_defaults(tmp_path):
         load_config(None, {"learning_rate": "1"})
     with pytest.raises(ValueError, match="unknown env"):
         resolve_env_id("minecraft")
+    assert build_parser().parse_args(["train", "--resume"]).resume == "true"
 
 
 def test_unknown_method_lists_the_known_ones(tmp_path):
@@ -205,3 +207,21 @@ def test_gpu_check_script_runs_on_cpu_with_the_tiny_shape(tmp_path):
     assert result["samples_per_step"] == [4.0]
     assert result["rollout_tokens_per_s"][0] > 0 and result["update_tokens_per_s"][0] > 0
     assert "| 1 | 4 |" in out.read_text()
+
+
+def test_teacher_methods_score_replies_with_the_skill_text_prepended(tmp_path):
+    trainer = Trainer(_config(tmp_path, method="sdar", steps=1), skills=lambda task: "Answer with the named word.")
+    [metrics] = trainer.fit()
+    trainer.close()
+    assert 0.0 < metrics["sdar/gate_mean"] < 1.0
+    assert metrics["sdar/teacher_gap_mean"] != 0.0  # the skill prefix changes the teacher's view of the same tokens
+    assert len(metrics["sdar/gap_by_turn"]) == 3
+
+
+def test_skill_methods_show_skills_in_the_student_prompt_and_refuse_to_run_without_them(tmp_path):
+    trainer = Trainer(_config(tmp_path, method="skill_grpo"), skills=lambda task: f"skill for {task.id}")
+    batch = trainer.collect()
+    trainer.close()
+    assert all(s.prompt_text.startswith(f"{SKILL_HEADER}skill for {s.task.id}\n\n") for s in batch.samples)
+    with pytest.raises(ValueError, match="needs skills"):
+        Trainer(_config(tmp_path, method="sdar"))
