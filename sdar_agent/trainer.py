@@ -119,16 +119,6 @@ class Trainer:
         if skills is None and config.skills_file:
             text = Path(config.skills_file).read_text()
             skills = lambda task: text  # noqa: E731
-        self.skill_provider: SkillProvider | None = None
-        needs_skills = self.spec.use_teacher or self.spec.skills_in_student_prompt
-        if needs_skills and skills is None:
-            from skillbank import SkillBank
-
-            self.skill_provider = SkillProvider(SkillBank(seed=config.seed), config.skill_strategy, config.skill_k)
-            skills = self.skill_provider
-        elif isinstance(skills, SkillProvider):
-            self.skill_provider = skills
-        self.skills = skills
 
         self.pool = EnvPool(
             config.env_id,
@@ -141,6 +131,14 @@ class Trainer:
         _, info = first_env.reset(seed=config.seed)
         self.env_name: str = info["task"].env
         self.task_count = len(first_env.unwrapped.task_ids())
+        self.skill_provider: SkillProvider | None = skills if isinstance(skills, SkillProvider) else None
+        if (self.spec.use_teacher or self.spec.skills_in_student_prompt) and skills is None:
+            try:
+                self.skill_provider = skills = self._bank_provider()
+            except ValueError:
+                self.pool.close()
+                raise
+        self.skills = skills
         profile = profile_for(self.env_name)
         kl_coef = profile.kl_coef if config.kl_coef is None else config.kl_coef
         self.objective_config = ObjectiveConfig(
@@ -168,6 +166,20 @@ class Trainer:
         if self.skill_provider is not None:
             self.register_state(self.skill_provider.bank)
         self.output_dir = Path(config.output_dir)
+
+    def _bank_provider(self) -> SkillProvider:
+        """Skills from the shipped skill bank, with the configured strategy; refuses envs the bank has no skills for."""
+        from skillbank import SkillBank
+
+        config = self.config
+        bank = SkillBank(seed=config.seed)
+        if not any(skill.env == self.env_name for skill in bank.skills):
+            envs = sorted({skill.env for skill in bank.skills})
+            raise ValueError(
+                f"method {config.method!r} needs skills: the skill bank has none for env {self.env_name!r} (it has "
+                f"{', '.join(envs)}); pass --skills-file or a skills function"
+            )
+        return SkillProvider(bank, config.skill_strategy, config.skill_k)
 
     # ---- state -------------------------------------------------------------------------------------------------
     @property
