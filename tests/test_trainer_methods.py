@@ -128,6 +128,11 @@ def test_cli_selects_a_method_with_gate_and_lambda_overrides_and_plots_the_gate(
     assert 0.5 <= record["sdar/gate_mean"] < 1  # soft-OR with the entropy gate (>= 0.5) is at least 0.5
     assert main(["plot", str(run)]) == 0
     assert (run / "plots" / "gate.png").stat().st_size > 0
+    out = tmp_path / "eval.json"
+    args = ["eval", "--model", str(run / "model"), "--env", "searchqa", "--split", "test", "--num-tasks", "1"]
+    args += ["--max-response-tokens", "4", "--max-turns", "1", "--skill-strategy", "keyword", "--output", str(out)]
+    assert main(args) == 0
+    assert json.loads(out.read_text())["with_skills"] is True  # Skill-GRPO evaluates with skills too
     capsys.readouterr()
     assert main(["train", "--env", "searchqa", "--method", "sdar", "--gate", "nope", "--output-dir", str(run)]) == 2
     assert "gate 'nope' unknown" in capsys.readouterr().err
