@@ -254,9 +254,13 @@ class Trainer:
     def teacher_scores(self, samples: Sequence[TurnSample], prompts: Sequence[Sequence[int]]) -> list[torch.Tensor]:
         """Teacher log-probs of each sample's response tokens (current, i.e. pre-update, weights; no gradient).
 
-        The same micro-batched scoring function as the old log-probs (:func:`sdar_agent.policy.score_samples`).
+        The same scoring function as the old log-probs (:func:`sdar_agent.policy.score_samples`), with micro-batches
+        of at most as many (padded) tokens as the old-log-prob pass's largest one could hold (``micro_batch_size`` x
+        the longest student sequence): the skill prefix makes teacher sequences longer, so they go in fewer rows
+        per micro-batch (shortest first), which keeps memory at the student's bound and avoids padding.
         """
         temperature = self.config.temperature if self.config.temperature > 0 else 1.0
+        longest = max((len(s.prompt_ids) + len(s.response_ids) for s in samples), default=1)
         return score_samples(
             self.accelerator.unwrap_model(self.model),
             prompts,
@@ -265,6 +269,7 @@ class Trainer:
             micro_batch_size=self.config.micro_batch_size,
             temperature=temperature,
             device=self.accelerator.device,
+            max_tokens=self.config.micro_batch_size * longest,
         )
 
     def collect(self) -> RolloutBatch:

@@ -196,3 +196,17 @@ def test_vocabulary_divergence_gets_teacher_logits_per_micro_batch_from_the_pre_
     assert metrics["sdar/loss"] >= 0 and metrics["grad_norm"] > 0
     if divergence == "jsd":
         assert metrics["sdar/loss"] <= 0.6932  # ln 2
+
+
+def test_token_budget_micro_batches_give_the_same_scores_in_input_order():
+    from sdar_agent.policy import _token_budget_groups, score_samples
+
+    assert _token_budget_groups([5, 30, 10, 12, 40], max_rows=3, max_tokens=36) == [[0, 2, 3], [1], [4]]
+    policy = _policy()
+    prompts = [list(range(3, 3 + n)) for n in (40, 7, 90, 12, 65)]
+    responses = [[7, 8, 9][: 1 + i % 3] for i in range(5)]
+    plain = score_samples(policy.model, prompts, responses, 0, micro_batch_size=2)
+    budget = score_samples(policy.model, prompts, responses, 0, micro_batch_size=2, max_tokens=100)
+    for a, b, response in zip(plain, budget, responses, strict=True):
+        assert a.shape == b.shape == (len(response),)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
