@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -142,3 +143,21 @@ def test_config_overrides_reach_the_method_spec(tmp_path):
     config = _config(tmp_path, "searchqa", "rlsd", rlsd_warmdown_steps=10, pg_coef=0.5)
     assert config.method_overrides() == {"pg_coef": 0.5, "rlsd_warmdown_steps": 10}
     assert _config(tmp_path, "searchqa", "grpo").method_overrides() == {}
+
+
+def test_step_time_benchmark_runs_on_cpu_with_the_tiny_shape(tmp_path):
+    _env_or_skip("searchqa")
+    spec = importlib.util.spec_from_file_location(
+        "bench_sdar_step", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_sdar_step.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "bench.md"
+    [result] = module.main(
+        ["--envs", "searchqa", "--tasks", "1", "--group", "2", "--steps", "1", "--max-turns", "1",
+         "--max-response-tokens", "4", "--max-prompt-tokens", "256", "--skill-k", "1",
+         "--output-dir", str(tmp_path / "runs"), "--out", str(out)]
+    )  # fmt: skip
+    assert result["grpo"]["teacher"] == 0 and result["sdar"]["teacher"] > 0
+    assert result["ratio"] == result["sdar"]["step"] / result["grpo"]["step"]
+    assert "| searchqa | sdar |" in out.read_text()
