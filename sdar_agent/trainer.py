@@ -40,7 +40,7 @@ from sdar_agent.config import TrainConfig
 from sdar_agent.policy import Policy, TinyConfig, load_policy, pad_samples, score_samples, score_tokens
 from sdar_agent.prompts import profile_for
 from sdar_agent.rollout import EnvPool, RolloutBatch, TurnSample, collect_rollouts
-from sdar_agent.teacher import SkillProvider, teacher_prompt_ids
+from sdar_agent.teacher import PLACEMENTS, SkillProvider, teacher_prompt_ids
 from sdar_envs.core import Task
 
 __all__ = ["Trainer", "episode_metrics", "train"]
@@ -111,6 +111,8 @@ class Trainer:
             torch.set_num_threads(config.torch_threads)
         self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
         self.spec = get_method(config.method, **config.method_overrides())
+        if config.skill_placement not in PLACEMENTS:
+            raise ValueError(f"skill_placement must be one of {', '.join(PLACEMENTS)}; got {config.skill_placement!r}")
         self._seed_everything(config.seed)
         tiny = TinyConfig(hidden_size=config.tiny_hidden, num_layers=config.tiny_layers, seed=config.seed)
         self.policy = policy or load_policy(

@@ -137,6 +137,8 @@ def test_cli_selects_a_method_with_gate_and_lambda_overrides_and_plots_the_gate(
     capsys.readouterr()
     assert main(["train", "--env", "searchqa", "--method", "sdar", "--gate", "nope", "--output-dir", str(run)]) == 2
     assert "gate 'nope' unknown" in capsys.readouterr().err
+    assert main(["train", "--env", "searchqa", "--skill-placement", "user", "--output-dir", str(run)]) == 2
+    assert "skill_placement must be one of prefix, system" in capsys.readouterr().err
 
 
 def test_config_overrides_reach_the_method_spec(tmp_path):
