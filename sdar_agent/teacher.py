@@ -5,7 +5,8 @@ privileged skill text in front of it. As released (SDAR's ``build_teacher_batch`
 ``"[Privileged Skill Information]\\n{skills}\\n\\n"`` is prepended BEFORE the chat-templated prompt (so before
 ``<|im_start|>…``), re-tokenised, and left-truncated to the prompt limit; the response tokens are the student's,
 unchanged. ``placement="system"`` instead puts the same text (header included, without the trailing blank line) in
-a system message in front of the student's messages, then applies the chat template.
+a system message in front of the student's messages (before the template's own default system text, if it has
+one), then applies the chat template.
 
 Skills come from a :class:`skillbank.SkillBank` through a :class:`SkillProvider`: one retrieval per task per
 training step (every episode of a group, and every turn of an episode, sees the same skills), with a configurable
@@ -37,10 +38,14 @@ def skill_prefix(body: str) -> str:
     return SKILL_HEADER + body + "\n\n" if body else ""
 
 
-def teacher_messages(messages: Sequence[dict[str, str]], body: str) -> list[dict[str, str]]:
+def teacher_messages(
+    messages: Sequence[dict[str, str]], body: str, default_system: str | None = None
+) -> list[dict[str, str]]:
     """The student's chat messages with the skill text in a system message (``placement="system"``).
 
-    An existing leading system message keeps its content after the skills; without skill text nothing changes.
+    An existing leading system message keeps its content after the skills; so does ``default_system``, the system
+    text the chat template adds on its own when there is none (Qwen2.5's "You are Qwen, created by Alibaba
+    Cloud..."), so that the teacher differs from the student by the skills only. Without skill text nothing changes.
     """
     out = [dict(m) for m in messages]
     if not body:
@@ -49,7 +54,20 @@ def teacher_messages(messages: Sequence[dict[str, str]], body: str) -> list[dict
     if out and out[0].get("role") == "system":
         out[0]["content"] = text + "\n\n" + out[0]["content"]
         return out
+    if default_system:
+        text = text + "\n\n" + default_system
     return [{"role": "system", "content": text}, *out]
+
+
+def _default_system(policy: Any, messages: Sequence[dict[str, str]]) -> str | None:
+    """The system text a ChatML template inserts by itself for ``messages`` (None when it inserts none)."""
+    if messages and messages[0].get("role") == "system":
+        return None
+    rendered = policy.chat_prompt(messages)
+    start = "<|im_start|>system\n"
+    if not rendered.startswith(start) or "<|im_end|>" not in rendered:
+        return None
+    return rendered[len(start) : rendered.index("<|im_end|>")]
 
 
 def teacher_prompt_ids(
@@ -75,7 +93,7 @@ def teacher_prompt_ids(
         if placement == "prefix":
             text = skill_prefix(body) + policy.chat_prompt(chat)
         else:
-            text = policy.chat_prompt(teacher_messages(chat, body))
+            text = policy.chat_prompt(teacher_messages(chat, body, _default_system(policy, chat)))
         out.append(policy.encode(text)[-max_prompt_tokens:])
     return out
 

@@ -50,6 +50,21 @@ def test_system_placement_puts_the_skills_in_a_system_message():
     assert text.startswith("<|im_start|>system\n[Privileged Skill Information]\ntip<|im_end|>\n<|im_start|>user\n")
 
 
+def test_system_placement_keeps_a_templates_default_system_text_after_the_skills():
+    policy = _policy()
+    default = "You are a helpful assistant."
+    policy.tokenizer.chat_template = (
+        "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\n"
+        + default
+        + "<|im_end|>\\n' }}{% endif %}"
+        + policy.tokenizer.chat_template
+    )
+    [ids] = teacher_prompt_ids(policy, [_MESSAGES], ["tip"], 10_000, placement="system")
+    expected = f"<|im_start|>system\n[Privileged Skill Information]\ntip\n\n{default}<|im_end|>\n<|im_start|>user\n"
+    assert policy.tokenizer.decode(ids).startswith(expected)
+    assert policy.chat_prompt(_MESSAGES).startswith(f"<|im_start|>system\n{default}<|im_end|>\n<|im_start|>user\n")
+
+
 def test_no_skill_text_gives_the_student_prompt_unchanged():
     policy = _policy()
     [ids] = teacher_prompt_ids(policy, [_MESSAGES], [""], 10_000)
