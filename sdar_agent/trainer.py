@@ -27,6 +27,7 @@ import copy
 import json
 import random
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -163,6 +164,7 @@ class Trainer:
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         if self.reference is not None:
             self.reference.to(self.accelerator.device)
+        self._warned_truncation = False
         self.counter = _StepCounter()
         self.accelerator.register_for_checkpointing(self.counter)
         if self.skill_provider is not None:
@@ -407,6 +409,14 @@ class Trainer:
             out["teacher/prompt_tokens"] = float(np.mean([len(p) for p in teacher_prompts]))
             limit = config.max_prompt_tokens
             out["teacher/truncated_frac"] = float(np.mean([len(p) >= limit for p in teacher_prompts]))
+            if out["teacher/truncated_frac"] > 0 and not self._warned_truncation:
+                self._warned_truncation = True
+                warnings.warn(
+                    f"{out['teacher/truncated_frac']:.0%} of the teacher prompts reached max_prompt_tokens={limit} "
+                    "and lost their first tokens (the skill header first, as released); raise --max-prompt-tokens "
+                    "or lower --skill-k (teacher/truncated_frac in metrics.jsonl tracks it)",
+                    stacklevel=2,
+                )
         return out
 
     def train_step(self) -> dict[str, float]:

@@ -125,7 +125,7 @@ def _trainer(tmp_path, **overrides) -> Trainer:
         tasks_per_step=2,
         group_size=2,
         max_response_tokens=6,
-        max_prompt_tokens=96,
+        max_prompt_tokens=1024,
         mini_batch_size=4,
         micro_batch_size=2,
         lr=1e-3,
@@ -138,7 +138,7 @@ def _trainer(tmp_path, **overrides) -> Trainer:
 
 
 def test_teacher_scores_the_student_response_tokens_without_gradient(tmp_path):
-    trainer = _trainer(tmp_path, max_prompt_tokens=1024)
+    trainer = _trainer(tmp_path)
     try:
         batch = trainer.collect()
         prompts = trainer.teacher_prompts(batch.samples)
@@ -160,7 +160,7 @@ def test_teacher_scores_the_student_response_tokens_without_gradient(tmp_path):
 
 
 def test_the_teacher_branch_leaves_the_gate_and_teacher_without_gradient_during_the_update(tmp_path):
-    trainer = _trainer(tmp_path)
+    trainer = _trainer(tmp_path, max_prompt_tokens=96)
     seen: list[bool] = []
     original = trainer.teacher_scores
 
@@ -171,9 +171,11 @@ def test_the_teacher_branch_leaves_the_gate_and_teacher_without_gradient_during_
 
     trainer.teacher_scores = spy  # type: ignore[method-assign]
     try:
-        metrics = trainer.train_step()
+        with pytest.warns(UserWarning, match="of the teacher prompts reached max_prompt_tokens=96"):
+            metrics = trainer.train_step()
     finally:
         trainer.close()
+    assert metrics["teacher/truncated_frac"] == 1.0  # 96 tokens: the skills are cut off, as the warning says
     assert seen and not any(seen)
     assert 0 < metrics["sdar/gate_mean"] < 1 and metrics["time/teacher"] > 0
 
