@@ -4,6 +4,7 @@ Examples::
 
     sdar train --env webshop --method grpo --model tiny --steps 2 --tasks-per-step 2 --group-size 2
     sdar train --config run.yaml --lr 2e-6            # flags override the YAML file, which overrides defaults
+    sdar train --env searchqa --method sdar --skill-strategy ucb --gate soft_or --gate-beta 5 --sd-coef 0.01
     sdar eval --model runs/sdar/model --env alfworld --split eval_out_of_distribution
     sdar plot runs/sdar
 """
@@ -62,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--max-response-tokens", type=int, default=512, help="reply token limit per turn")
     evaluate.add_argument("--max-turns", type=int, default=None, help="episode step limit (default: the env's)")
     evaluate.add_argument("--skills-file", default=None, help="show this skill text before every prompt")
+    evaluate.add_argument(
+        "--skill-strategy",
+        default=None,
+        help="show skills from the skill bank before every prompt (keyword, ucb, full, random, adversarial), "
+        "as a skill_grpo policy was trained",
+    )
+    evaluate.add_argument("--skill-k", type=int, default=None, help="skills per task with --skill-strategy")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and reset seed")
     evaluate.add_argument("--torch-threads", type=int, default=0, help="CPU threads torch may use (0: default)")
     evaluate.add_argument("--output", default=None, help="also write the result JSON here")
@@ -98,6 +106,11 @@ def _eval(args: argparse.Namespace) -> int:
     if args.skills_file:
         text = Path(args.skills_file).read_text()
         skills = lambda task: text  # noqa: E731
+    elif args.skill_strategy:
+        from sdar_agent.teacher import SkillProvider
+        from skillbank import SkillBank
+
+        skills = SkillProvider(SkillBank(seed=args.seed), args.skill_strategy, args.skill_k)
     result = evaluate(
         policy,
         resolve_env_id(args.env),

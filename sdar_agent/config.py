@@ -73,7 +73,23 @@ class TrainConfig:
     dual_clip: float = _help("dual-clip constant for negative advantages", 3.0)
     kl_coef: float | None = _help("k3 KL-to-reference coefficient (default: the env's, 0.01 / Search-QA 0.001)", None)
     entropy_coef: float = _help("entropy bonus coefficient", 0.001)
-    skills_file: str | None = _help("text file of skills shown to the teacher (and student, per method)", None)
+    skills_file: str | None = _help(
+        "text file of skills shown to the teacher (and student, per method) for every task; default: the skill bank",
+        None,
+    )
+    skill_strategy: str = _help("skill-bank retrieval: keyword, ucb, full, random or adversarial", "keyword")
+    skill_k: int | None = _help("skills retrieved per task (default: the strategy's; unset for full)", None)
+    skill_placement: str = _help(
+        "teacher skill text: 'prefix' (before the chat template, as released) or 'system' (a system message)", "prefix"
+    )
+    gate: str | None = _help("override the method's SDAR gate: gap, entropy, soft_or or none", None)
+    gate_beta: float | None = _help("override the gate sharpness beta (SDAR: 5.0)", None)
+    gate_coupled: bool | None = _help("let the gradient flow through the gate (unstable ablation)", None)
+    divergence: str | None = _help("override the SDAR divergence: sampled, forward_kl or jsd", None)
+    divergence_top_k: int | None = _help("forward_kl/jsd over the teacher's top-k ids plus a rest bucket", None)
+    sd_coef: float | None = _help("override the self-distillation weight lambda (SDAR: 0.01)", None)
+    pg_coef: float | None = _help("override the weight of the GRPO term", None)
+    rlsd_warmdown_steps: int | None = _help("override RLSD's lambda decay length in steps (100)", None)
     torch_threads: int = _help("CPU threads torch may use (0: torch's default)", 0)
     seed: int = _help("seed of task sampling, rollouts and the tiny model", 0)
     output_dir: str = _help("run directory: metrics.jsonl, checkpoints/, model/", "runs/sdar")
@@ -84,6 +100,14 @@ class TrainConfig:
     @property
     def env_id(self) -> str:
         return resolve_env_id(self.env)
+
+    def method_overrides(self) -> dict[str, Any]:
+        """The :class:`~sdar_agent.methods.MethodSpec` fields set by this config (unset ones keep the method's)."""
+        names = ("gate", "gate_beta", "gate_coupled", "divergence", "divergence_top_k", "sd_coef", "pg_coef")
+        out = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        if self.rlsd_warmdown_steps is not None:
+            out["rlsd_warmdown_steps"] = self.rlsd_warmdown_steps
+        return out
 
 
 def _convert(value: str, annotation: Any) -> Any:

@@ -364,16 +364,44 @@ def score_samples(
     micro_batch_size: int = 8,
     temperature: float = 1.0,
     device=None,
+    max_tokens: int | None = None,
 ) -> list[Tensor]:
-    """Detached response log-probs per sample (a 1-D tensor of its response length each), micro-batched."""
-    results: list[Tensor] = []
-    for start in range(0, len(prompts), micro_batch_size):
-        stop = start + micro_batch_size
-        batch = pad_samples(prompts[start:stop], responses[start:stop], pad_id, device=device)
+    """Detached response log-probs per sample (a 1-D tensor of its response length each), micro-batched.
+
+    By default micro-batches are consecutive runs of ``micro_batch_size`` samples. With ``max_tokens``, samples are
+    taken shortest first and a micro-batch also stops before its padded size (rows x longest prompt + response)
+    would exceed ``max_tokens``: long sequences then go in small micro-batches (alone when needed), which bounds
+    memory by tokens and avoids padding, without changing any result beyond float rounding. Results are returned
+    in the input order either way.
+    """
+    count = len(prompts)
+    if max_tokens is None:
+        groups = [list(range(s, min(s + micro_batch_size, count))) for s in range(0, count, micro_batch_size)]
+    else:
+        lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
+        groups = _token_budget_groups(lengths, micro_batch_size, max_tokens)
+    results: list[Tensor | None] = [None] * len(prompts)
+    for group in groups:
+        batch = pad_samples([prompts[i] for i in group], [responses[i] for i in group], pad_id, device=device)
         scored = score_tokens(model, batch, temperature=temperature, with_entropy=False)
-        for row, response in enumerate(responses[start:stop]):
-            results.append(scored.logp[row, : len(response)].detach().cpu())
-    return results
+        for row, i in enumerate(group):
+            results[i] = scored.logp[row, : len(responses[i])].detach().cpu()
+    return results  # type: ignore[return-value]
+
+
+def _token_budget_groups(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
+    """Indices grouped shortest first, each group at most ``max_rows`` rows and ``rows x longest <= max_tokens``
+    (a single sequence longer than ``max_tokens`` forms its own group)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda j: (lengths[j], j)):
+        if current and (len(current) + 1 > max_rows or (len(current) + 1) * lengths[i] > max_tokens):
+            groups.append(current)
+            current = []
+        current.append(i)
+    if current:
+        groups.append(current)
+    return groups
 
 
 @torch.no_grad()

@@ -6,11 +6,14 @@ One step (CleanRL order, verl-agent layout):
 2. episode returns -> GRPO advantages, normalised across all turn-samples of a group, broadcast to every response
    token (:func:`sdar_agent.losses.grpo_advantages`);
 3. reference log-probs (frozen copy of the initial policy) when the KL term is on; teacher log-probs (the same
-   weights with the skill text prepended) when the method uses a teacher;
+   pre-update weights, no gradient, the skill text prepended to the student's prompt; :mod:`sdar_agent.teacher`)
+   when the method uses a teacher;
 4. one epoch over the samples in shuffled mini-batches of ``mini_batch_size``; each mini-batch is one AdamW step,
    accumulated over micro-batches whose losses share the mini-batch's token count as normaliser, so the update
    equals a token-mean over the mini-batch (:func:`sdar_agent.objective.compute_objective`); grad clip 1.0;
-5. one JSONL line of metrics.
+5. the skill bank (when skills come from it) is credited with each episode's score (UCB statistics);
+6. one JSONL line of metrics (timings: ``time/rollout``, ``time/update`` and, inside the latter, the scoring passes
+   ``time/reference`` and ``time/teacher``; ``time/step`` the whole step).
 
 ``accelerate`` places the model: the same code runs on CPU, one GPU or several (``accelerate launch``, DDP/FSDP);
 with several processes, each plays its own ``tasks_per_step`` tasks (drawn with a per-rank seed) and gradients are
@@ -24,6 +27,7 @@ import copy
 import json
 import random
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -35,8 +39,9 @@ import torch
 
 from sdar_agent.config import TrainConfig
 from sdar_agent.policy import Policy, TinyConfig, load_policy, pad_samples, score_samples, score_tokens
-from sdar_agent.prompts import SKILL_HEADER, profile_for
+from sdar_agent.prompts import profile_for
 from sdar_agent.rollout import EnvPool, RolloutBatch, TurnSample, collect_rollouts
+from sdar_agent.teacher import PLACEMENTS, SkillProvider, teacher_prompt_ids
 from sdar_envs.core import Task
 
 __all__ = ["Trainer", "episode_metrics", "train"]
@@ -90,7 +95,8 @@ class Trainer:
         config: the run's settings.
         policy: an already loaded policy (default: loaded from ``config.model``).
         skills: task -> skill text, for methods with a teacher or skills in the student prompt (default: the text of
-            ``config.skills_file`` for every task, when given).
+            ``config.skills_file`` for every task when given, else a :class:`~sdar_agent.teacher.SkillProvider` over
+            the shipped skill bank with ``config.skill_strategy``/``skill_k``, whose state is checkpointed).
     """
 
     def __init__(
@@ -105,7 +111,9 @@ class Trainer:
         if config.torch_threads > 0:
             torch.set_num_threads(config.torch_threads)
         self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
-        self.spec = get_method(config.method)
+        self.spec = get_method(config.method, **config.method_overrides())
+        if config.skill_placement not in PLACEMENTS:
+            raise ValueError(f"skill_placement must be one of {', '.join(PLACEMENTS)}; got {config.skill_placement!r}")
         self._seed_everything(config.seed)
         tiny = TinyConfig(hidden_size=config.tiny_hidden, num_layers=config.tiny_layers, seed=config.seed)
         self.policy = policy or load_policy(
@@ -114,9 +122,6 @@ class Trainer:
         if skills is None and config.skills_file:
             text = Path(config.skills_file).read_text()
             skills = lambda task: text  # noqa: E731
-        if (self.spec.use_teacher or self.spec.skills_in_student_prompt) and skills is None:
-            raise ValueError(f"method {config.method!r} needs skills: pass --skills-file or a skills function")
-        self.skills = skills
 
         self.pool = EnvPool(
             config.env_id,
@@ -129,6 +134,14 @@ class Trainer:
         _, info = first_env.reset(seed=config.seed)
         self.env_name: str = info["task"].env
         self.task_count = len(first_env.unwrapped.task_ids())
+        self.skill_provider: SkillProvider | None = skills if isinstance(skills, SkillProvider) else None
+        if (self.spec.use_teacher or self.spec.skills_in_student_prompt) and skills is None:
+            try:
+                self.skill_provider = skills = self._bank_provider()
+            except ValueError:
+                self.pool.close()
+                raise
+        self.skills = skills
         profile = profile_for(self.env_name)
         kl_coef = profile.kl_coef if config.kl_coef is None else config.kl_coef
         self.objective_config = ObjectiveConfig(
@@ -151,9 +164,26 @@ class Trainer:
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         if self.reference is not None:
             self.reference.to(self.accelerator.device)
+        self._warned_truncation = False
         self.counter = _StepCounter()
         self.accelerator.register_for_checkpointing(self.counter)
+        if self.skill_provider is not None:
+            self.register_state(self.skill_provider.bank)
         self.output_dir = Path(config.output_dir)
+
+    def _bank_provider(self) -> SkillProvider:
+        """Skills from the shipped skill bank, with the configured strategy; refuses envs the bank has no skills for."""
+        from skillbank import SkillBank
+
+        config = self.config
+        bank = SkillBank(seed=config.seed)
+        if not any(skill.env == self.env_name for skill in bank.skills):
+            envs = sorted({skill.env for skill in bank.skills})
+            raise ValueError(
+                f"method {config.method!r} needs skills: the skill bank has none for env {self.env_name!r} (it has "
+                f"{', '.join(envs)}); pass --skills-file or a skills function"
+            )
+        return SkillProvider(bank, config.skill_strategy, config.skill_k)
 
     # ---- state -------------------------------------------------------------------------------------------------
     @property
@@ -213,15 +243,38 @@ class Trainer:
         passes = [rng.permutation(count) for _ in range(-(-n // count))]
         return [int(i) for i in np.concatenate(passes)[:n]]
 
-    def _teacher_ids(self, samples: Sequence[TurnSample]) -> list[list[int]]:
+    def teacher_prompts(self, samples: Sequence[TurnSample]) -> list[list[int]]:
+        """The teacher's prompt ids of each sample: skills + the student's prompt, left-truncated."""
         assert self.skills is not None
-        limit = self.config.max_prompt_tokens
-        return [
-            self.policy.encode(SKILL_HEADER + self.skills(s.task) + "\n\n" + self.policy.chat_prompt(s.messages))[
-                -limit:
-            ]
-            for s in samples
-        ]
+        skills = self.skills
+        return teacher_prompt_ids(
+            self.policy,
+            [s.messages for s in samples],
+            [skills(s.task) for s in samples],
+            self.config.max_prompt_tokens,
+            self.config.skill_placement,
+        )
+
+    def teacher_scores(self, samples: Sequence[TurnSample], prompts: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """Teacher log-probs of each sample's response tokens (current, i.e. pre-update, weights; no gradient).
+
+        The same scoring function as the old log-probs (:func:`sdar_agent.policy.score_samples`), with micro-batches
+        of at most as many (padded) tokens as the old-log-prob pass's largest one could hold (``micro_batch_size`` x
+        the longest student sequence): the skill prefix makes teacher sequences longer, so they go in fewer rows
+        per micro-batch (shortest first), which keeps memory at the student's bound and avoids padding.
+        """
+        temperature = self.config.temperature if self.config.temperature > 0 else 1.0
+        longest = max((len(s.prompt_ids) + len(s.response_ids) for s in samples), default=1)
+        return score_samples(
+            self.accelerator.unwrap_model(self.model),
+            prompts,
+            [s.response_ids for s in samples],
+            self.policy.tokenizer.pad_token_id,
+            micro_batch_size=self.config.micro_batch_size,
+            temperature=temperature,
+            device=self.accelerator.device,
+            max_tokens=self.config.micro_batch_size * longest,
+        )
 
     def collect(self) -> RolloutBatch:
         """Play this step's episodes with the current weights."""
@@ -258,6 +311,8 @@ class Trainer:
         responses = [s.response_ids for s in samples]
         temperature = config.temperature if config.temperature > 0 else 1.0
         ref_logp = teacher_logp = None
+        timings = {"time/reference": 0.0, "time/teacher": 0.0}
+        started = time.perf_counter()
         if self.reference is not None:
             ref_logp = score_samples(
                 self.reference,
@@ -268,18 +323,23 @@ class Trainer:
                 temperature=temperature,
                 device=device,
             )
-        teacher_prompts = None
+        timings["time/reference"] = time.perf_counter() - started
+        started = time.perf_counter()
+        teacher_prompts: list[list[int]] = []
+        # forward_kl / jsd need the teacher's logits at every response position: they are computed per micro-batch
+        # in the loop below (memory bounded by one micro-batch's B x T x V), from the pre-update weights.
+        vocab = self.spec.sd_kind == "sdar" and self.spec.divergence != "sampled"
+        teacher_model = None
         if self.spec.use_teacher:
-            teacher_prompts = self._teacher_ids(samples)
-            teacher_logp = score_samples(
-                accelerator.unwrap_model(self.model),
-                teacher_prompts,
-                responses,
-                pad_id,
-                micro_batch_size=config.micro_batch_size,
-                temperature=temperature,
-                device=device,
-            )
+            teacher_prompts = self.teacher_prompts(samples)
+            if not vocab:
+                teacher_logp = self.teacher_scores(samples, teacher_prompts)
+            elif len(samples) > (config.mini_batch_size or len(samples)):
+                # Several optimizer steps: later mini-batches must still see the weights that sampled.
+                teacher_model = copy.deepcopy(accelerator.unwrap_model(self.model)).eval().requires_grad_(False)
+            else:
+                teacher_model = accelerator.unwrap_model(self.model)
+            timings["time/teacher"] = time.perf_counter() - started
 
         order = np.random.default_rng([config.seed, self.step, 17]).permutation(len(samples)).tolist()
         mini = config.mini_batch_size or len(samples)
@@ -298,9 +358,23 @@ class Trainer:
                 rows = pad_samples([prompts[i] for i in micro], [responses[i] for i in micro], pad_id, device=device)
                 width = rows.response_ids.shape[1]
                 tokens_processed += int(rows.attention_mask.sum())
+                teacher_logits = micro_teacher_logp = None
+                if teacher_model is not None:
+                    teacher_started = time.perf_counter()
+                    teacher_rows = pad_samples(
+                        [teacher_prompts[i] for i in micro], [responses[i] for i in micro], pad_id, device=device
+                    )
+                    with torch.no_grad():
+                        teacher_scored = score_tokens(
+                            teacher_model, teacher_rows, temperature=temperature, with_entropy=False, with_logits=True
+                        )
+                    teacher_logits, micro_teacher_logp = teacher_scored.logits, teacher_scored.logp
+                    timings["time/teacher"] += time.perf_counter() - teacher_started
+                elif teacher_logp:
+                    micro_teacher_logp = _pad_rows([teacher_logp[i] for i in micro], width, device)
                 context = nullcontext() if last else accelerator.no_sync(self.model)
                 with context:
-                    scored = score_tokens(self.model, rows, temperature=temperature)
+                    scored = score_tokens(self.model, rows, temperature=temperature, with_logits=vocab)
                     inputs = ObjectiveInputs(
                         logp=scored.logp,
                         entropy=scored.entropy,
@@ -308,9 +382,9 @@ class Trainer:
                         mask=rows.response_mask,
                         advantages=advantages[micro].to(device),
                         ref_logp=_pad_rows([ref_logp[i] for i in micro], width, device) if ref_logp else None,
-                        teacher_logp=_pad_rows([teacher_logp[i] for i in micro], width, device)
-                        if teacher_logp
-                        else None,
+                        teacher_logp=micro_teacher_logp,
+                        logits=scored.logits,
+                        teacher_logits=teacher_logits,
                         turn_index=torch.tensor([samples[i].turn for i in micro], dtype=torch.long, device=device),
                         num_tokens=num_tokens,
                     )
@@ -329,25 +403,46 @@ class Trainer:
         out["grad_norm"] = float(np.mean(grad_norms))
         out["optimizer_steps"] = float(len(grad_norms))
         out["update_tokens"] = float(tokens_processed)
+        out.update(timings)
+        out["prompt_tokens"] = float(np.mean([len(p) for p in prompts])) if prompts else 0.0
+        if teacher_prompts:
+            out["teacher/prompt_tokens"] = float(np.mean([len(p) for p in teacher_prompts]))
+            limit = config.max_prompt_tokens
+            out["teacher/truncated_frac"] = float(np.mean([len(p) >= limit for p in teacher_prompts]))
+            if out["teacher/truncated_frac"] > 0 and not self._warned_truncation:
+                self._warned_truncation = True
+                warnings.warn(
+                    f"{out['teacher/truncated_frac']:.0%} of the teacher prompts reached max_prompt_tokens={limit} "
+                    "and lost their first tokens (the skill header first, as released); raise --max-prompt-tokens "
+                    "or lower --skill-k (teacher/truncated_frac in metrics.jsonl tracks it)",
+                    stacklevel=2,
+                )
         return out
 
     def train_step(self) -> dict[str, float]:
         """Collect, update, and return this step's metrics (also appended to ``output_dir/metrics.jsonl``)."""
+        if self.skill_provider is not None:
+            self.skill_provider.begin_step()
         started = time.perf_counter()
         batch = self.collect()
         rollout_seconds = time.perf_counter() - started
         update_started = time.perf_counter()
         losses = self.update(batch)
-        update_seconds = time.perf_counter() - update_started
+        update_seconds = time.perf_counter() - update_started  # includes time/reference and time/teacher
         metrics: dict[str, Any] = {"step": self.step + 1}
         metrics.update(episode_metrics(batch))
         metrics.update(losses)
+        if self.skill_provider is not None:
+            tasks = {s.episode_id: s.task for s in batch.samples}
+            outcomes = [(tasks[e.episode_id], e.score) for e in batch.episodes if e.episode_id in tasks]
+            metrics.update(self.skill_provider.credit(outcomes))
         metrics.update(
             {
                 "lr": float(self.scheduler.get_last_lr()[0]),
                 "samples": float(len(batch.samples)),
                 "time/rollout": rollout_seconds,
                 "time/update": update_seconds,
+                "time/step": time.perf_counter() - started,
                 "rollout_tokens_per_s": batch.generated_tokens / max(rollout_seconds, 1e-9),
                 "update_tokens_per_s": losses["update_tokens"] / max(update_seconds, 1e-9),
             }
