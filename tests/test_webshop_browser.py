@@ -50,8 +50,13 @@ def browser(tmp_path, monkeypatch):
 
 
 def test_a_browser_can_search_open_an_item_and_buy_it(browser, tmp_path_factory):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
+    # Each click navigates; wait for the next page's elements instead of racing the page load on a busy machine.
+    wait = WebDriverWait(browser, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
     cache_dir = tmp_path_factory.getbasetemp() / "webshop-cache"
     catalog = open_catalog(cache_dir=cache_dir)
     url = local_server([*catalog_cli_args(cache_dir=cache_dir), "--search-backend", "default"]).url
@@ -64,17 +69,24 @@ def test_a_browser_can_search_open_an_item_and_buy_it(browser, tmp_path_factory)
     box.send_keys(goal["name"])
     browser.find_element(By.CSS_SELECTOR, "button.btn-search").click()
 
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "a.product-link")))
     links = browser.find_elements(By.CSS_SELECTOR, "a.product-link")
     assert len(links) == 10 and "Page 1 (Total results:" in browser.page_source
     target = next(link for link in links if link.text == goal["asin"])
     target.click()
 
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "a.btn-buy")))
     assert browser.find_element(By.TAG_NAME, "h2").text == catalog.products[goal["asin"]]["Title"]
     for value in goal["goal_options"]:
-        browser.find_element(By.XPATH, f"//a[contains(@class, 'option') and text()='{value}']").click()
+        option = f"//a[contains(@class, 'option') and text()='{value}']"
+        browser.find_element(By.XPATH, option).click()
+        wait.until(
+            lambda driver, option=option: "selected" in driver.find_element(By.XPATH, option).get_attribute("class")
+        )
         chosen = browser.find_element(By.XPATH, f"//a[contains(@class, 'option') and text()='{value}']")
         assert "selected" in chosen.get_attribute("class")
     browser.find_element(By.CSS_SELECTOR, "a.btn-buy").click()
 
+    wait.until(ec.presence_of_element_located((By.ID, "reward")))
     assert "Thank you for shopping with us!" in browser.find_element(By.TAG_NAME, "h1").text
     assert browser.find_element(By.ID, "reward").text == "1.0"
