@@ -85,6 +85,7 @@ def bench_env(env: str, args: argparse.Namespace, dtype: torch.dtype) -> dict:
             skill_strategy=args.skill_strategy,
             skill_k=args.skill_k,
             torch_threads=args.threads,
+            teacher_prefix_cache=not args.no_prefix_cache,
             output_dir=str(Path(args.output_dir) / f"{env}-{method}"),
             progress=False,
         )
@@ -138,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--mini-batch", type=int, default=64)
     parser.add_argument("--skill-strategy", default="keyword")
     parser.add_argument("--skill-k", type=int, default=None)
+    parser.add_argument(
+        "--no-prefix-cache", action="store_true", help="score every teacher prompt whole (no shared-prefix KV cache)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--dtype", default="bfloat16" if torch.cuda.is_available() else "float32")
     parser.add_argument("--output-dir", default="/tmp/sdar_bench_step")
@@ -148,13 +152,16 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     if not envs:
         raise SystemExit("no env available: install the package (make install) or pass --envs")
     started = time.perf_counter()
-    results = [bench_env(env, args, dtype) for env in envs]
+    results = []
+    for env in envs:
+        results.append(bench_env(env, args, dtype))
+        print(json.dumps(results[-1]), flush=True)  # each env as it finishes, in case the run is cut short
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else _machine()
-    print(json.dumps(results, indent=2))
     if args.out:
         command = "python benchmarks/bench_sdar_step.py " + " ".join(argv if argv is not None else sys.argv[1:])
         lines = [
-            f"### {args.shape}, skills `{args.skill_strategy}` k={args.skill_k}",
+            f"### {args.shape}, skills `{args.skill_strategy}` k={args.skill_k}, teacher prefix cache "
+            f"{'off' if args.no_prefix_cache else 'on'}",
             "",
             f"Command: `{command}`",
             "",

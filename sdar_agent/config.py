@@ -82,6 +82,9 @@ class TrainConfig:
     skill_placement: str = _help(
         "teacher skill text: 'prefix' (before the chat template, as released) or 'system' (a system message)", "prefix"
     )
+    teacher_prefix_cache: bool = _help(
+        "teacher pass: run the prompt start shared by a task's samples (skills + template) once into a KV cache", True
+    )
     gate: str | None = _help("override the method's SDAR gate: gap, entropy, soft_or or none", None)
     gate_beta: float | None = _help("override the gate sharpness beta (SDAR: 5.0)", None)
     gate_coupled: bool | None = _help("let the gradient flow through the gate (unstable ablation)", None)

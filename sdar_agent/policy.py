@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +40,9 @@ __all__ = [
     "generate",
     "load_policy",
     "pad_samples",
+    "score_samples",
     "score_tokens",
+    "shared_prefix_clusters",
     "stop_token_ids",
 ]
 
@@ -326,20 +328,25 @@ def score_tokens(
     temperature: float = 1.0,
     with_entropy: bool = True,
     with_logits: bool = False,
+    past_key_values=None,
 ) -> ScoredTokens:
     """Log-probs (and entropies) of the response tokens under ``model`` for one (micro-)batch.
 
     Gradients flow when called outside ``torch.no_grad``. Logits are divided by ``temperature`` first, so the
     numbers match the distribution the tokens were sampled from. Only the last ``T+1`` positions are projected to the
-    vocabulary (``logits_to_keep``), which keeps memory at ``B x T x V``.
+    vocabulary (``logits_to_keep``), which keeps memory at ``B x T x V``. ``past_key_values`` is a KV cache of
+    tokens that come before every row (shared prefix scoring): ``batch``'s attention mask then covers cache + rows and
+    its positions continue the cache's.
     """
     width_t = batch.response_ids.shape[1]
+    cache = {} if past_key_values is None else {_cache_argument(model): past_key_values}
     output = model(
         input_ids=batch.input_ids,
         attention_mask=batch.attention_mask,
         position_ids=batch.position_ids,
         logits_to_keep=width_t + 1,
-        use_cache=False,
+        use_cache=past_key_values is not None,
+        **cache,
     )
     logits = output.logits[:, -width_t - 1 : -1, :].float()  # position i predicts token i+1
     if temperature != 1.0:
@@ -365,6 +372,8 @@ def score_samples(
     temperature: float = 1.0,
     device=None,
     max_tokens: int | None = None,
+    prefix_groups: Sequence[Hashable] | None = None,
+    min_shared_prefix: int = 64,
 ) -> list[Tensor]:
     """Detached response log-probs per sample (a 1-D tensor of its response length each), micro-batched.
 
@@ -373,17 +382,159 @@ def score_samples(
     would exceed ``max_tokens``: long sequences then go in small micro-batches (alone when needed), which bounds
     memory by tokens and avoids padding, without changing any result beyond float rounding. Results are returned
     in the input order either way.
+
+    With ``prefix_groups`` (one hashable key per sample, e.g. the teacher's skill text), samples of one key whose
+    prompts start with the same ``>= min_shared_prefix`` tokens are scored as one shared prefix, run once into a
+    KV cache, plus each sample's own suffix (see :func:`shared_prefix_clusters`); ``max_tokens`` then bounds the
+    suffix tokens of a micro-batch. Results equal the plain path's up to float rounding.
     """
     count = len(prompts)
+    if prefix_groups is not None:
+        if len(prefix_groups) != count:
+            raise ValueError(f"{count} prompts but {len(prefix_groups)} prefix groups")
+        results: list[Tensor | None] = [None] * count
+        alone: list[int] = []
+        for members, shared in shared_prefix_clusters(prompts, prefix_groups, min_shared_prefix):
+            if shared == 0:
+                alone.extend(members)
+                continue
+            scored = _score_with_shared_prefix(
+                model,
+                list(prompts[members[0]][:shared]),
+                [prompts[i][shared:] for i in members],
+                [responses[i] for i in members],
+                pad_id,
+                micro_batch_size=micro_batch_size,
+                temperature=temperature,
+                device=device,
+                max_tokens=max_tokens,
+            )
+            for i, logp in zip(members, scored, strict=True):
+                results[i] = logp
+        if alone:
+            rest = score_samples(
+                model,
+                [prompts[i] for i in alone],
+                [responses[i] for i in alone],
+                pad_id,
+                micro_batch_size=micro_batch_size,
+                temperature=temperature,
+                device=device,
+                max_tokens=max_tokens,
+            )
+            for i, logp in zip(alone, rest, strict=True):
+                results[i] = logp
+        return results  # type: ignore[return-value]
     if max_tokens is None:
         groups = [list(range(s, min(s + micro_batch_size, count))) for s in range(0, count, micro_batch_size)]
     else:
         lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
         groups = _token_budget_groups(lengths, micro_batch_size, max_tokens)
-    results: list[Tensor | None] = [None] * len(prompts)
+    results = [None] * len(prompts)
     for group in groups:
         batch = pad_samples([prompts[i] for i in group], [responses[i] for i in group], pad_id, device=device)
         scored = score_tokens(model, batch, temperature=temperature, with_entropy=False)
+        for row, i in enumerate(group):
+            results[i] = scored.logp[row, : len(responses[i])].detach().cpu()
+    return results  # type: ignore[return-value]
+
+
+def _cache_argument(model: torch.nn.Module) -> str:
+    """The forward argument that takes a KV cache: ``cache`` (transformers >= 5.24) or ``past_key_values``."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def shared_prefix_clusters(
+    prompts: Sequence[Sequence[int]], keys: Sequence[Hashable], min_shared: int
+) -> list[tuple[list[int], int]]:
+    """Partition sample indices into ``(members, shared)``: members share their first ``shared`` prompt tokens.
+
+    Samples are only clustered with samples of the same key. Within a key, the first unassigned sample anchors a
+    cluster; every other unassigned sample whose prompt shares ``>= min_shared`` leading tokens with the anchor's
+    joins it, and ``shared`` is the shortest such overlap, capped one token short of the shortest member prompt (so
+    every response token is predicted from a position past the prefix). Clusters of one sample, or whose overlap
+    falls under ``min_shared``, have ``shared == 0`` (score them plainly). Left-truncated prompts, which lose a
+    different number of leading tokens each, end up alone this way rather than spoiling a cluster.
+    """
+    by_key: dict[Hashable, list[int]] = {}
+    for i, key in enumerate(keys):
+        by_key.setdefault(key, []).append(i)
+    clusters: list[tuple[list[int], int]] = []
+    for members in by_key.values():
+        pending = list(members)
+        while pending:
+            anchor, rest = pending[0], pending[1:]
+            joined, left, shared = [anchor], [], len(prompts[anchor]) - 1
+            for i in rest:
+                overlap = _common_prefix_length(prompts[anchor], prompts[i])
+                if overlap >= min_shared:
+                    joined.append(i)
+                    shared = min(shared, overlap, len(prompts[i]) - 1)
+                else:
+                    left.append(i)
+            if len(joined) < 2 or shared < min_shared:
+                clusters.extend(([i], 0) for i in joined)
+            else:
+                clusters.append((joined, shared))
+            pending = left
+    return clusters
+
+
+def _score_with_shared_prefix(
+    model: torch.nn.Module,
+    prefix: list[int],
+    suffixes: Sequence[Sequence[int]],
+    responses: Sequence[Sequence[int]],
+    pad_id: int,
+    *,
+    micro_batch_size: int,
+    temperature: float,
+    device,
+    max_tokens: int | None,
+) -> list[Tensor]:
+    """Response log-probs of ``prefix + suffix_i + response_i``, the prefix run once into a KV cache.
+
+    Each micro-batch gets its own copy of the prefix cache repeated to its rows; its ``[left pad | suffix |
+    response | right pad]`` rows continue the prefix's positions, with padding masked out.
+    """
+    import copy
+
+    width = len(prefix)
+    prefix_ids = torch.as_tensor([prefix], dtype=torch.long, device=device)
+    output = model(input_ids=prefix_ids, use_cache=True, logits_to_keep=1)
+    cache = output["cache"] if "cache" in output else output["past_key_values"]
+    lengths = [len(p) + len(r) for p, r in zip(suffixes, responses, strict=True)]
+    if max_tokens is None:
+        count = len(lengths)
+        groups = [list(range(s, min(s + micro_batch_size, count))) for s in range(0, count, micro_batch_size)]
+    else:
+        groups = _token_budget_groups(lengths, micro_batch_size, max_tokens)
+    results: list[Tensor | None] = [None] * len(suffixes)
+    for group in groups:
+        batch = pad_samples([suffixes[i] for i in group], [responses[i] for i in group], pad_id, device=device)
+        rows = len(group)
+        past = copy.deepcopy(cache)
+        if rows > 1:
+            past.batch_repeat_interleave(rows)
+        ones = torch.ones((rows, width), dtype=batch.attention_mask.dtype, device=batch.attention_mask.device)
+        shifted = PaddedBatch(
+            batch.input_ids,
+            torch.cat([ones, batch.attention_mask], dim=1),
+            batch.position_ids + width,
+            batch.response_ids,
+            batch.response_mask,
+        )
+        scored = score_tokens(model, shifted, temperature=temperature, with_entropy=False, past_key_values=past)
         for row, i in enumerate(group):
             results[i] = scored.logp[row, : len(responses[i])].detach().cpu()
     return results  # type: ignore[return-value]

@@ -262,9 +262,17 @@ class Trainer:
         of at most as many (padded) tokens as the old-log-prob pass's largest one could hold (``micro_batch_size`` x
         the longest student sequence): the skill prefix makes teacher sequences longer, so they go in fewer rows
         per micro-batch (shortest first), which keeps memory at the student's bound and avoids padding.
+
+        With ``teacher_prefix_cache`` (default), samples shown the same skills share the start of their teacher
+        prompt (skill text, then the template's and the env's fixed text); that shared part is run once into a KV
+        cache and each sample's remaining prompt and reply are scored on top of it. Same scores up to float rounding.
         """
         temperature = self.config.temperature if self.config.temperature > 0 else 1.0
         longest = max((len(s.prompt_ids) + len(s.response_ids) for s in samples), default=1)
+        groups = None
+        if self.config.teacher_prefix_cache and self.skills is not None:
+            skills = self.skills
+            groups = [skills(s.task) for s in samples]
         return score_samples(
             self.accelerator.unwrap_model(self.model),
             prompts,
@@ -274,6 +282,7 @@ class Trainer:
             temperature=temperature,
             device=self.accelerator.device,
             max_tokens=self.config.micro_batch_size * longest,
+            prefix_groups=groups,
         )
 
     def collect(self) -> RolloutBatch:

@@ -227,3 +227,47 @@ def test_token_budget_micro_batches_give_the_same_scores_in_input_order():
     for a, b, response in zip(plain, budget, responses, strict=True):
         assert a.shape == b.shape == (len(response),)
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_shared_prefix_clusters_group_by_key_and_leading_tokens():
+    from sdar_agent.policy import shared_prefix_clusters
+
+    head = list(range(10, 110))  # 100 tokens
+    prompts = [
+        head + [1, 2],  # 0  key a
+        head + [3],  # 1  key a
+        head[:70] + [9, 9, 9],  # 2  key a: shares 70
+        head + [4, 5, 6],  # 3  key b: another key, alone
+        list(range(500, 600)),  # 4  key a: nothing shared
+        head[5:] + [1],  # 5  key a: left-truncated copy, shares nothing
+    ]
+    clusters = shared_prefix_clusters(prompts, ["a", "a", "a", "b", "a", "a"], min_shared=64)
+    assert sorted(clusters) == sorted([([0, 1, 2], 70), ([3], 0), ([4], 0), ([5], 0)])
+    # the shared part stops one token short of the shortest member, so every reply is predicted past the cache
+    assert shared_prefix_clusters([head, head + [7]], ["a", "a"], 64) == [([0, 1], 99)]
+    assert shared_prefix_clusters([head, head], ["a", "a"], 100) == [([0], 0), ([1], 0)]
+
+
+@pytest.mark.parametrize("max_tokens", [None, 60])
+def test_shared_prefix_scoring_equals_scoring_each_sample_whole(max_tokens):
+    from sdar_agent.policy import score_samples
+
+    policy = _policy()
+    generator = torch.Generator().manual_seed(1)
+
+    def draw(n: int) -> list[int]:
+        return torch.randint(5, 500, (n,), generator=generator).tolist()
+
+    skills_a, skills_b = draw(300), draw(120)
+    prompts = [skills_a + draw(1 + 4 * i) for i in range(6)] + [skills_b + draw(9), skills_b + draw(2), draw(50)]
+    responses = [draw(1 + (7 * i) % 19) for i in range(len(prompts))]
+    keys = ["a"] * 6 + ["b", "b", "c"]
+    plain = score_samples(policy.model, prompts, responses, 0, micro_batch_size=4)
+    shared = score_samples(
+        policy.model, prompts, responses, 0, micro_batch_size=4, max_tokens=max_tokens, prefix_groups=keys
+    )
+    for a, b, response in zip(plain, shared, responses, strict=True):
+        assert b.shape == (len(response),) and not b.requires_grad
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="prefix groups"):
+        score_samples(policy.model, prompts, responses, 0, prefix_groups=keys[:2])
