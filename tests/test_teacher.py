@@ -234,17 +234,17 @@ def test_shared_prefix_clusters_group_by_key_and_leading_tokens():
 
     head = list(range(10, 110))  # 100 tokens
     prompts = [
-        head + [1, 2],  # 0  key a
-        head + [3],  # 1  key a
-        head[:70] + [9, 9, 9],  # 2  key a: shares 70
-        head + [4, 5, 6],  # 3  key b: another key, alone
+        [*head, 1, 2],  # 0  key a
+        [*head, 3],  # 1  key a
+        [*head[:70], 9, 9, 9],  # 2  key a: shares 70
+        [*head, 4, 5, 6],  # 3  key b: another key, alone
         list(range(500, 600)),  # 4  key a: nothing shared
-        head[5:] + [1],  # 5  key a: left-truncated copy, shares nothing
+        [*head[5:], 1],  # 5  key a: left-truncated copy, shares nothing
     ]
     clusters = shared_prefix_clusters(prompts, ["a", "a", "a", "b", "a", "a"], min_shared=64)
     assert sorted(clusters) == sorted([([0, 1, 2], 70), ([3], 0), ([4], 0), ([5], 0)])
     # the shared part stops one token short of the shortest member, so every reply is predicted past the cache
-    assert shared_prefix_clusters([head, head + [7]], ["a", "a"], 64) == [([0, 1], 99)]
+    assert shared_prefix_clusters([head, [*head, 7]], ["a", "a"], 64) == [([0, 1], 99)]
     assert shared_prefix_clusters([head, head], ["a", "a"], 100) == [([0], 0), ([1], 0)]
 
 
