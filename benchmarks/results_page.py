@@ -415,8 +415,7 @@ def render(data: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "GPU: no GPU check has been run yet; `benchmarks/gpu_check_trainer.py` (Qwen2.5-0.5B shapes, WebShop 16 x 8) "
-        "prints rollout tokens/s, update tokens/s and peak GPU memory when one is.",
+        _gpu_line(),
         "",
         "## Per-topic results",
         "",
@@ -435,6 +434,29 @@ def render(data: dict[str, Any]) -> str:
 
 def _load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _gpu_line() -> str:
+    """One line on the GPU check, from the committed ``results/trainer_gpu_check.md`` when it exists."""
+    path = ROOT / "benchmarks" / "results" / "trainer_gpu_check.md"
+    if not path.exists():
+        return (
+            "GPU: no GPU check has been run yet; `benchmarks/gpu_check_trainer.py` (Qwen2.5-0.5B shapes, WebShop "
+            "16 x 8) prints rollout tokens/s, update tokens/s and peak GPU memory when one is."
+        )
+    text = path.read_text()
+    device = re.search(r"Device: ([^;]+);", text)
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| [\d.]+ \| (\d+) \| [\d.]+ \| (\d+) \|$", text, flags=re.M)
+    peak = re.search(r"Peak GPU memory: ([\d.]+) GiB", text)
+    if not (device and rows and peak):
+        return "GPU: see `benchmarks/results/trainer_gpu_check.md`."
+    _, samples, rollout, update = rows[-1]
+    return (
+        f"GPU ({device.group(1)}, `benchmarks/gpu_check_trainer.py`, Qwen2.5-0.5B shapes, GRPO on WebShop, {samples} "
+        f"turn-samples per step, last step): rollout {int(rollout):,} reply tokens/s, update {int(update):,} tokens/s, "
+        f"peak GPU memory {peak.group(1)} GiB (`benchmarks/results/trainer_gpu_check.md`); SDAR vs GRPO step time on "
+        "a GPU: `benchmarks/results/sdar_step.md`."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
