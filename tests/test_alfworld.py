@@ -36,6 +36,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _make(cache: Path, **kwargs):
     # source="generated": a machine with official data under $ALFWORLD_DATA must still test the generated games.
+    # This file tests the env on the reference engine (TextWorld + alfworld's wrappers and expert); the native engine,
+    # the default, is tested against it in test_alfworld_native*.py.
+    kwargs.setdefault("engine", "textworld")
     return gym.make(ENV_ID, split=kwargs.pop("split", OOD), cache_dir=str(cache), source="generated", **kwargs)
 
 
@@ -117,6 +120,32 @@ def test_eval_manifests_hold_the_official_split_sizes_per_task_type() -> None:
         assert counts == dict(TASK_SHARES[split]), split
         assert len({e.id for e in entries}) == len(entries)
         assert all(0 < len(e.walkthrough) <= 50 for e in entries)
+
+
+@pytest.mark.slow
+def test_the_manifest_builder_resumes_stops_at_a_fraction_merges_and_rebuilds_the_committed_entries(
+    tmp_path: Path,
+) -> None:
+    from sdar_envs.alfworld.manifest import build_manifest, merge_manifests
+
+    quota = {"look_at_obj_in_light": 2, "pick_and_place_simple": 1}
+    quiet = lambda _message: None  # noqa: E731
+    first = tmp_path / "look.json.gz"
+    # fraction 0.5 stops each type at ceil(0.5 * quota) games; a later call resumes where it stopped
+    data = build_manifest(OOD, path=first, quota=quota, task_types=["look_at_obj_in_light"], fraction=0.5, log=quiet)
+    assert [g["task_type"] for g in data["games"]] == ["look_at_obj_in_light"]
+    data = build_manifest(OOD, path=first, quota=quota, task_types=["look_at_obj_in_light"], log=quiet)
+    assert len(data["games"]) == 2
+    second = tmp_path / "place.json.gz"
+    build_manifest(OOD, path=second, quota=quota, task_types=["pick_and_place_simple"], log=quiet)
+    merged = merge_manifests([first, second], tmp_path / "merged.json.gz")
+    built = [(g["id"], tuple(g["walkthrough"])) for g in merged["games"]]
+    assert len(built) == 3
+    # the same seeds give the same games and walkthroughs as the committed manifest
+    committed = {(e.id, e.walkthrough) for e in load_manifest(OOD)}
+    assert set(built) <= committed
+    drawn = sum(merged["next_seed"].values())
+    assert drawn == 3 + sum(len(v) for v in merged["rejected"].values())
 
 
 def test_eval_splits_keep_their_floorplans_apart() -> None:
@@ -380,9 +409,10 @@ def _write_official_game(root: Path) -> Path:
     return root
 
 
-def test_official_game_files_play_through_the_same_env(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["textworld", "native"])
+def test_official_game_files_play_through_the_same_env(tmp_path: Path, engine: str) -> None:
     root = _write_official_game(tmp_path)
-    env = gym.make(ENV_ID, split=OOD, data_path=str(root), grammar="old")
+    env = gym.make(ENV_ID, split=OOD, data_path=str(root), grammar="old", engine=engine)
     obs, info = env.reset(seed=0)
     task = info["task"]
     assert (task.id, task.data_source, task.instruction) == (
@@ -425,7 +455,9 @@ def test_alfworld_data_variable_selects_the_official_games(tmp_path: Path, monke
 
 @pytest.mark.parametrize("grammar", ["new", "old"])
 def test_the_expert_solves_an_official_game_in_either_grammar(tmp_path: Path, grammar: str) -> None:
-    env = gym.make(ENV_ID, split=OOD, data_path=str(_write_official_game(tmp_path)), grammar=grammar)
+    env = gym.make(
+        ENV_ID, split=OOD, data_path=str(_write_official_game(tmp_path)), grammar=grammar, engine="textworld"
+    )
     _, info = env.reset(seed=0)
     for _ in range(30):
         if info["won"] or info["expert_action"] is None:

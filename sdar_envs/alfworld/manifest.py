@@ -27,6 +27,7 @@ import argparse
 import gzip
 import io
 import json
+import math
 import tempfile
 import time
 import zlib
@@ -135,12 +136,14 @@ def build_manifest(
     quota: Mapping[str, int] | None = None,
     max_seconds: float | None = None,
     task_types: Sequence[str] | None = None,
+    fraction: float = 1.0,
     log: Any = print,
 ) -> dict[str, Any]:
     """Extend the manifest of ``split`` towards ``quota`` (default: :data:`TASK_SHARES`), resuming where it stopped.
 
-    Stops when every task type (of ``task_types``, default all) has its quota or after ``max_seconds``; saves after
-    every game. Returns the manifest. Builders of disjoint ``task_types`` can run in parallel on separate ``path``s;
+    Stops when every task type (of ``task_types``, default all) has its quota (or ``ceil(fraction * quota)`` games,
+    which keeps the task-type shares of a partial manifest) or after ``max_seconds``; saves after every game.
+    Returns the manifest. Builders of disjoint ``task_types`` can run in parallel on separate ``path``s;
     :func:`merge_manifests` joins their files.
     """
     from sdar_envs.alfworld.expert import solve  # imports the engine
@@ -155,7 +158,7 @@ def build_manifest(
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sdar-alfworld-") as tmp:
         while True:
-            open_types = [t for t in task_types or TASK_TYPES if counts[t] < quota.get(t, 0)]
+            open_types = [t for t in task_types or TASK_TYPES if counts[t] < math.ceil(fraction * quota.get(t, 0))]
             if not open_types:
                 break
             if max_seconds is not None and time.monotonic() - start > max_seconds:
@@ -214,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-minutes", type=float, default=None, help="stop after this long (resume later)")
     parser.add_argument("--path", default=None, help="manifest path (default: the package's data directory)")
     parser.add_argument("--task-types", nargs="+", choices=TASK_TYPES, default=None, help="only these task types")
+    parser.add_argument(
+        "--fraction", type=float, default=1.0, help="stop each task type at this fraction of its quota (resume later)"
+    )
     parser.add_argument("--merge", nargs="+", default=None, help="merge these manifest files into --path instead")
     args = parser.parse_args(argv)
     if args.merge:
@@ -226,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         path=args.path,
         max_seconds=max_seconds,
         task_types=args.task_types,
+        fraction=args.fraction,
         log=lambda m: print(m, flush=True),
     )
 
