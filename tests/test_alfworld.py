@@ -122,6 +122,19 @@ def test_eval_manifests_hold_the_official_split_sizes_per_task_type() -> None:
         assert all(0 < len(e.walkthrough) <= 50 for e in entries)
 
 
+def test_train_manifest_holds_at_least_3000_games_at_the_official_task_type_shares() -> None:
+    from sdar_envs.alfworld.games import TASK_SHARES
+
+    entries = load_manifest("train")
+    official = TASK_SHARES["train"]
+    assert len(entries) >= 3000
+    assert len({e.id for e in entries}) == len(entries)
+    assert all(0 < len(e.walkthrough) <= 50 for e in entries)
+    for task_type in TASK_TYPES:
+        share = sum(e.task_type == task_type for e in entries) / len(entries)
+        assert abs(share - official[task_type] / sum(official.values())) < 0.01, task_type
+
+
 @pytest.mark.slow
 def test_the_manifest_builder_resumes_stops_at_a_fraction_merges_and_rebuilds_the_committed_entries(
     tmp_path: Path,
