@@ -100,13 +100,23 @@ class Expert:
         return _new_to_old(action) if self._old else action
 
 
-def solve(gamefile: str, *, seed: int, max_steps: int = 50, grammar: str = "new") -> list[str] | None:
+def solve(
+    gamefile: str, *, seed: int, max_steps: int = 50, grammar: str = "new", engine: Any = None
+) -> list[str] | None:
     """Play ``gamefile`` with the expert on the TextWorld engine; return its walkthrough if it wins within
     ``max_steps`` commands, else ``None`` (the check ``alfworld-generate`` runs, with a step cap added so every
-    shipped game is solvable under the env's default limit of 50 steps)."""
+    shipped game is solvable under the env's default limit of 50 steps).
+
+    ``engine``: a :class:`~sdar_envs.alfworld.engine.TextWorldEngine` of ``grammar`` to reuse (it loads the game and
+    stays open). Reuse it when solving many games in one process: every new TextWorld engine maps its own copy of
+    Fast Downward's library (33 MB of disk, from a deleted temporary file) that is only given back when the process
+    ends.
+    """
     from sdar_envs.alfworld.engine import TextWorldEngine
 
-    engine = TextWorldEngine(grammar)
+    own = engine is None
+    if engine is None:
+        engine = TextWorldEngine(grammar)
     try:
         engine.load(gamefile)
         state = engine.reset()
@@ -121,4 +131,5 @@ def solve(gamefile: str, *, seed: int, max_steps: int = 50, grammar: str = "new"
             action = expert.next_action(state, action, state["admissible_commands"])
         return None
     finally:
-        engine.close()
+        if own:
+            engine.close()

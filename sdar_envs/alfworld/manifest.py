@@ -146,6 +146,7 @@ def build_manifest(
     Returns the manifest. Builders of disjoint ``task_types`` can run in parallel on separate ``path``s;
     :func:`merge_manifests` joins their files.
     """
+    from sdar_envs.alfworld.engine import TextWorldEngine
     from sdar_envs.alfworld.expert import solve  # imports the engine
 
     path = Path(path) if path is not None else manifest_path(split)
@@ -156,6 +157,7 @@ def build_manifest(
     data["quota"] = quota
     counts = {t: sum(g["task_type"] == t for g in data["games"]) for t in TASK_TYPES}
     start = time.monotonic()
+    engine = TextWorldEngine()  # one engine for every game: each new one keeps 33 MB of disk until the process ends
     with tempfile.TemporaryDirectory(prefix="sdar-alfworld-") as tmp:
         while True:
             open_types = [t for t in task_types or TASK_TYPES if counts[t] < math.ceil(fraction * quota.get(t, 0))]
@@ -171,7 +173,7 @@ def build_manifest(
             spec = sample_game(split, task_type, seed)
             gamefile = write_game(spec, tmp)
             walkthrough = solve(
-                str(gamefile), seed=expert_seed(split, task_type, seed), max_steps=MAX_WALKTHROUGH_STEPS
+                str(gamefile), seed=expert_seed(split, task_type, seed), max_steps=MAX_WALKTHROUGH_STEPS, engine=engine
             )
             if walkthrough is None:
                 data["rejected"][task_type].append(seed)
@@ -190,6 +192,7 @@ def build_manifest(
                 log(f"{split}: {sum(counts.values())}/{sum(quota.values())} {spec.task_id} ({len(walkthrough)} steps)")
             data["games"].sort(key=lambda g: (TASK_TYPES.index(g["task_type"]), g["seed"]))
             _write(path, data)
+    engine.close()
     return data
 
 
