@@ -76,7 +76,7 @@ def main() -> None:
         stats = manifest_stats(split)
         acceptance[split] = (stats["games"], stats["drawn"])
         start = time.perf_counter()
-        env = gym.make("sdar/ALFWorld-v0", split=split, cache_dir=cache)
+        env = gym.make("sdar/ALFWorld-v0", split=split, cache_dir=cache, engine="textworld")
         env.reset(seed=0)
         first_reset[split] = time.perf_counter() - start
         ids = env.unwrapped.task_ids()
@@ -90,7 +90,7 @@ def main() -> None:
                 print(f"{split} {task_id}: reset {reset_s:.2f}s, {len(step_s)} steps, won={won}", flush=True)
         env.close()
 
-    env = gym.make("sdar/ALFWorld-v0", split="eval_out_of_distribution", cache_dir=cache)
+    env = gym.make("sdar/ALFWorld-v0", split="eval_out_of_distribution", cache_dir=cache, engine="textworld")
     task_id = next(i for i in env.unwrapped.task_ids() if i.startswith("pick_heat_then_place_in_recep-"))
     profiler = cProfile.Profile()
     profiler.enable()

@@ -331,7 +331,13 @@ def _shipped(split: str, limit: int | None = None) -> list:
 
 
 @pytest.mark.parametrize(
-    ("split", "limit"), [("eval_in_distribution", None), ("eval_out_of_distribution", None), ("train", 300)]
+    ("split", "limit"),
+    [
+        ("eval_in_distribution", None),
+        ("eval_out_of_distribution", None),
+        ("train", 300),
+        pytest.param("train", None, marks=pytest.mark.slow, id="train-all"),
+    ],
 )
 def test_every_shipped_walkthrough_wins_on_the_native_engine_and_so_does_the_native_expert(
     tmp_path: Path, split: str, limit: int | None
@@ -401,3 +407,19 @@ def test_native_env_expert_solves_every_out_of_distribution_game_within_the_step
             _, reward, terminated, truncated, info = env.step(info["expert_action"])
         assert terminated and reward == 1.0 and info["won"], info["task"].id
     env.close()
+
+
+def test_the_native_engine_is_the_default_and_textworld_stays_one_argument_away(tmp_path: Path) -> None:
+    import gymnasium as gym
+
+    default = gym.make("sdar/ALFWorld-v0", split="eval_out_of_distribution", cache_dir=str(tmp_path))
+    assert default.unwrapped.engine_name == "native"
+    obs, info = default.reset(seed=5)
+    reference = gym.make(
+        "sdar/ALFWorld-v0", split="eval_out_of_distribution", cache_dir=str(tmp_path), engine="textworld"
+    )
+    assert reference.unwrapped.engine_name == "textworld"
+    ref_obs, ref_info = reference.reset(seed=5)
+    assert (obs, info["admissible_actions"]) == (ref_obs, ref_info["admissible_actions"])
+    default.close()
+    reference.close()

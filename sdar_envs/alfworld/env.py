@@ -65,12 +65,14 @@ class ALFWorldEnv(TextEnv):
     has given up) plus ``gamefile`` (path of the ``game.tw-pddl`` being played).
 
     ## Arguments
-    * ``split``: ``"train"`` (3553 games when the manifest is complete), ``"eval_in_distribution"`` (140, ALFRED's
-      training floorplans, unseen seeds), ``"eval_out_of_distribution"`` (134, held-out floorplans).
+    * ``split``: ``"train"`` (3,058 games: 86% of the official 3,553 per type), ``"eval_in_distribution"`` (140,
+      ALFRED's training floorplans, unseen seeds), ``"eval_out_of_distribution"`` (134, held-out floorplans).
     * ``grammar``: ``"new"`` (alfworld 0.4.x: ``move O to R``, ``You arrive at R.``; default) or ``"old"``
       (json_2.1.1 / ReAct / AgentGym: ``put O in/on R``, ``You arrive at loc N.``).
-    * ``engine``: ``"textworld"`` (the reference engine) or ``"native"`` (pure Python, the same text, commands and
-      ``won``, about 1000x faster; ``expert_action`` then comes from the native expert; ``docs/alfworld_native.md``).
+    * ``engine``: ``"native"`` (default: pure Python, the same text, admissible commands and ``won`` as the reference,
+      shown identical over 2,000+ differential episodes, about 1000x faster; ``expert_action`` comes from the native
+      expert) or ``"textworld"`` (the reference: TextWorld's PDDL engine with alfworld's wrappers, ``expert_action``
+      from alfworld's hand-coded expert). ``docs/alfworld_native.md``.
     * ``data_path``: folder holding the official ``json_2.1.1`` release; default ``$ALFWORLD_DATA`` if it holds one.
       ``source``: ``"auto"`` (official data when found, else generated), ``"generated"`` or ``"official"``.
     * ``task_types``: restrict the split to these task types.
@@ -78,7 +80,8 @@ class ALFWorldEnv(TextEnv):
       ``~/.cache/sdar/alfworld``).
 
     ## Version History
-    * v0: generated ALFWorld-format games, TextWorld engine, both grammars, hand-coded expert.
+    * v0: generated ALFWorld-format games, TextWorld engine, both grammars, hand-coded expert; later the native
+      engine as default (same observations, commands and rewards, so the version stays).
 
     ## Example
     >>> import gymnasium as gym
@@ -97,7 +100,7 @@ class ALFWorldEnv(TextEnv):
         split: str = "train",
         *,
         grammar: str = "new",
-        engine: str = "textworld",
+        engine: str = "native",
         data_path: str | os.PathLike[str] | None = None,
         source: str = "auto",
         task_types: Sequence[str] | None = None,

@@ -33,8 +33,10 @@ __all__ = [
     "admissible_digest",
     "compare",
     "draw_command",
+    "episode_game",
     "game_digest",
     "load_traces",
+    "play_generated_episode",
     "play_side_by_side",
     "save_traces",
     "view",
@@ -145,6 +147,53 @@ def play_side_by_side(
         steps.append(ref_step)
         mismatch = compare(i, ref_step, nat_step)
     return steps, mismatch
+
+
+def episode_game(k: int, seed0: int) -> tuple[str, str, int, str]:
+    """``(split, task_type, seed, grammar)`` of differential episode ``k``: task type ``TASK_TYPES[k % 6]``, split
+    ``SPLITS[k // 6 % 3]``, generator seed ``seed0 + k``, grammar ``new`` for even ``k`` and ``old`` for odd ``k``."""
+    from sdar_envs.alfworld.games import SPLITS, TASK_TYPES
+
+    return SPLITS[k // 6 % 3], TASK_TYPES[k % 6], seed0 + k, "new" if k % 2 == 0 else "old"
+
+
+def play_generated_episode(
+    k: int, seed0: int, root: str | Path | None = None, max_steps: int = 50
+) -> tuple[dict[str, Any], list[Step], Mismatch | None]:
+    """Episode ``k`` (see :func:`episode_game`) played live on both engines with policy seed ``k`` and the native
+    expert mixed in; the game file is written under ``root`` (a temporary directory when None). Returns ``(meta,
+    reference steps, first mismatch)``; all of it pickles, so process pools can run episodes."""
+    if root is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="sdar-alfworld-diff-") as tmp:
+            return play_generated_episode(k, seed0, tmp, max_steps)
+    from sdar_envs.alfworld.engine import TextWorldEngine
+    from sdar_envs.alfworld.games import sample_game, write_game
+    from sdar_envs.alfworld.native.engine import NativeEngine
+    from sdar_envs.alfworld.native.expert import NativeExpert
+
+    split, task_type, seed, grammar = episode_game(k, seed0)
+    gamefile = write_game(sample_game(split, task_type, seed), root)
+    reference = TextWorldEngine(grammar)
+    try:
+        reference.load(gamefile)
+        native = NativeEngine(grammar)
+        native.load(gamefile)
+        steps, mismatch = play_side_by_side(
+            reference, native, policy_seed=k, max_steps=max_steps, expert=NativeExpert(native).next_command
+        )
+    finally:
+        reference.close()
+    meta = {
+        "split": split,
+        "task_type": task_type,
+        "seed": seed,
+        "grammar": grammar,
+        "policy_seed": k,
+        "game_sha1": game_digest(gamefile),
+    }
+    return meta, steps, mismatch
 
 
 def game_digest(path: str | Path) -> str:
