@@ -25,6 +25,7 @@ import os
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -393,36 +394,25 @@ def score_samples(
         if len(prefix_groups) != count:
             raise ValueError(f"{count} prompts but {len(prefix_groups)} prefix groups")
         results: list[Tensor | None] = [None] * count
+        batching: dict[str, Any] = {"micro_batch_size": micro_batch_size, "temperature": temperature, "device": device}
         alone: list[int] = []
         for members, shared in shared_prefix_clusters(prompts, prefix_groups, min_shared_prefix):
             if shared == 0:
                 alone.extend(members)
                 continue
+            prefix = list(prompts[members[0]][:shared])
+            suffixes = [prompts[i][shared:] for i in members]
+            replies = [responses[i] for i in members]
             scored = _score_with_shared_prefix(
-                model,
-                list(prompts[members[0]][:shared]),
-                [prompts[i][shared:] for i in members],
-                [responses[i] for i in members],
-                pad_id,
-                micro_batch_size=micro_batch_size,
-                temperature=temperature,
-                device=device,
-                max_tokens=max_tokens,
+                model, prefix, suffixes, replies, pad_id, max_tokens=max_tokens, **batching
             )
             for i, logp in zip(members, scored, strict=True):
                 results[i] = logp
         if alone:
-            rest = score_samples(
-                model,
-                [prompts[i] for i in alone],
-                [responses[i] for i in alone],
-                pad_id,
-                micro_batch_size=micro_batch_size,
-                temperature=temperature,
-                device=device,
-                max_tokens=max_tokens,
-            )
-            for i, logp in zip(alone, rest, strict=True):
+            whole = [prompts[i] for i in alone], [responses[i] for i in alone]
+            for i, logp in zip(
+                alone, score_samples(model, *whole, pad_id, max_tokens=max_tokens, **batching), strict=True
+            ):
                 results[i] = logp
         return results  # type: ignore[return-value]
     if max_tokens is None:
