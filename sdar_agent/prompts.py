@@ -26,7 +26,6 @@ __all__ = [
     "GENERIC",
     "INVALID_ENV_ACTION",
     "PROFILES",
-    "SKILL_HEADER",
     "EnvProfile",
     "Projection",
     "build_messages",
@@ -38,9 +37,6 @@ __all__ = [
 
 #: What the env receives when the model's text holds no valid action: no env accepts it, so the state is unchanged.
 INVALID_ENV_ACTION = "(invalid response: no action)"
-
-#: Prepended (with the skill text) before the chat-templated prompt when skills are shown, as SDAR's teacher does.
-SKILL_HEADER = "[Privileged Skill Information]\n"
 
 _ACTION_FORMAT = (
     "First reason step by step inside <think> </think> tags. Then give exactly one admissible action inside "

@@ -22,8 +22,8 @@ import torch
 
 from sdar_agent.policy import Policy, generate, score_samples
 from sdar_agent.prompts import build_messages, episode_return, profile_for, project_action
-from sdar_agent.teacher import skill_prefix
 from sdar_envs.core import Task
+from skillbank.render import privileged_prefix
 
 __all__ = ["EnvPool", "EpisodeRecord", "RolloutBatch", "TurnSample", "collect_rollouts"]
 
@@ -147,8 +147,8 @@ def collect_rollouts(
         temperature, top_p: sampling settings (temperature 0 = greedy).
         max_turns: stop every episode after this many turns (the env's own step limit applies anyway).
         micro_batch_size: rows per forward pass when scoring old log-probs.
-        skills: when given, ``SKILL_HEADER + skills(task) + "\\n\\n"`` is prepended to each templated prompt
-            (nothing when ``skills(task)`` is empty).
+        skills: when given, ``privileged_prefix(skills(task))`` (:mod:`skillbank.render`: the skill header, the
+            text, a blank line; nothing when the text is empty) is prepended to each templated prompt.
         score_old_logp: compute ``old_logp`` (needed for training; evaluation skips it).
     """
     import time
@@ -185,7 +185,7 @@ def collect_rollouts(
             )
             text = policy.chat_prompt(chat)
             if skills is not None:
-                text = skill_prefix(skills(task)) + text
+                text = privileged_prefix(skills(task)) + text
             ids = policy.encode(text)[-max_prompt_tokens:]
             prompt_ids.append(ids)
             messages.append(chat)

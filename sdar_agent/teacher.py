@@ -18,24 +18,16 @@ is what the UCB strategy learns from.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sdar_agent.prompts import SKILL_HEADER
 from sdar_envs.core import Task
+from skillbank.render import PREFIX_HEADER, privileged_prefix, render_body
 
-__all__ = ["PLACEMENTS", "SkillProvider", "skill_prefix", "teacher_messages", "teacher_prompt_ids"]
+__all__ = ["PLACEMENTS", "SkillProvider", "teacher_messages", "teacher_prompt_ids"]
 
 #: Where the teacher's skill text goes: before the templated prompt (released) or in a system message.
 PLACEMENTS = ("prefix", "system")
-
-#: task -> skill text (the body, without the header); "" means no skills.
-SkillText = Callable[[Task], str]
-
-
-def skill_prefix(body: str) -> str:
-    """``"[Privileged Skill Information]\\n" + body + "\\n\\n"``, or ``""`` when there is no skill text."""
-    return SKILL_HEADER + body + "\n\n" if body else ""
 
 
 def teacher_messages(
@@ -50,7 +42,7 @@ def teacher_messages(
     out = [dict(m) for m in messages]
     if not body:
         return out
-    text = SKILL_HEADER + body
+    text = PREFIX_HEADER + body
     if out and out[0].get("role") == "system":
         out[0]["content"] = text + "\n\n" + out[0]["content"]
         return out
@@ -82,7 +74,7 @@ def teacher_prompt_ids(
     Args:
         policy: a :class:`sdar_agent.policy.Policy` (its chat template and tokenizer).
         messages: each sample's chat messages, exactly as the student's prompt was rendered from.
-        bodies: each sample's skill text (see :func:`skill_prefix`).
+        bodies: each sample's skill text (see :func:`skillbank.render.privileged_prefix`).
         max_prompt_tokens: the prompt limit; longer prompts lose their first tokens (the skill header goes first).
         placement: ``prefix`` (released) or ``system``.
     """
@@ -91,7 +83,7 @@ def teacher_prompt_ids(
     out = []
     for chat, body in zip(messages, bodies, strict=True):
         if placement == "prefix":
-            text = skill_prefix(body) + policy.chat_prompt(chat)
+            text = privileged_prefix(body) + policy.chat_prompt(chat)
         else:
             text = policy.chat_prompt(teacher_messages(chat, body, _default_system(policy, chat)))
         out.append(policy.encode(text)[-max_prompt_tokens:])
@@ -101,9 +93,8 @@ def teacher_prompt_ids(
 class SkillProvider:
     """Skill text per task from a skill bank, fixed for a task within a step; credits outcomes back to the bank.
 
-    Call it as ``provider(task) -> str`` (the skill body; ``skill_prefix`` adds the header). The rendered body is
-    exactly what :func:`skillbank.render` produces between its header and the final blank line, so
-    ``skill_prefix(provider(task)) == skillbank.render(skills)``.
+    Call it as ``provider(task) -> str`` (the skill body, :func:`skillbank.render.render_body` of the retrieved
+    skills), so ``privileged_prefix(provider(task)) == skillbank.render(skills)``.
 
     Args:
         bank: a :class:`skillbank.SkillBank` (its state, UCB statistics included, is what checkpoints save).
@@ -129,16 +120,13 @@ class SkillProvider:
 
     def retrieve(self, task: Task) -> tuple[list[str], str]:
         """``(skill ids, skill body)`` for ``task``, retrieved once per step."""
-        from skillbank.render import render_skill
-
         key = (task.env, task.id)
         if key not in self._cache:
             try:
                 skills = self.bank.retrieve(task, self.strategy, self.k)
             except ValueError as error:
                 raise ValueError(f"skill retrieval for task {task.id!r} of env {task.env!r} failed: {error}") from error
-            body = "\n\n".join(render_skill(skill, i) for i, skill in enumerate(skills, start=1))
-            self._cache[key] = ([skill.id for skill in skills], body)
+            self._cache[key] = ([skill.id for skill in skills], render_body(skills))
         return self._cache[key]
 
     def __call__(self, task: Task) -> str:

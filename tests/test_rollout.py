@@ -10,8 +10,9 @@ import two_choice_env
 
 import sdar_agent.rollout as rollout
 from sdar_agent.policy import TinyConfig, build_tiny_policy, score_samples
-from sdar_agent.prompts import INVALID_ENV_ACTION, SKILL_HEADER
+from sdar_agent.prompts import INVALID_ENV_ACTION
 from sdar_agent.rollout import EnvPool, collect_rollouts
+from skillbank.render import PREFIX_HEADER
 
 torch.set_num_threads(1)
 
@@ -96,7 +97,7 @@ def test_max_turns_and_skills_prefix(tiny, pool):
         tiny, pool, [0], 2, seed=0, max_new_tokens=4, max_turns=1, skills=lambda task: f"pick {task.id}"
     )
     assert len(batch.samples) == 2 and all(e.length == 1 for e in batch.episodes)
-    assert batch.samples[0].prompt_text.startswith(SKILL_HEADER + "pick train-0\n\n<|im_start|>user\n")
+    assert batch.samples[0].prompt_text.startswith(PREFIX_HEADER + "pick train-0\n\n<|im_start|>user\n")
 
 
 def test_prompts_are_cut_on_the_left_to_the_prompt_limit(tiny, pool):

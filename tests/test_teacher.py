@@ -8,11 +8,11 @@ import two_choice_env
 
 from sdar_agent.config import TrainConfig
 from sdar_agent.policy import TinyConfig, build_tiny_policy, pad_samples, score_tokens
-from sdar_agent.prompts import SKILL_HEADER
-from sdar_agent.teacher import SkillProvider, skill_prefix, teacher_prompt_ids
+from sdar_agent.teacher import SkillProvider, teacher_prompt_ids
 from sdar_agent.trainer import Trainer
 from sdar_envs.core import Task
 from skillbank import SkillBank, render
+from skillbank.render import PREFIX_HEADER, privileged_prefix
 
 torch.set_num_threads(1)
 
@@ -69,7 +69,7 @@ def test_no_skill_text_gives_the_student_prompt_unchanged():
     policy = _policy()
     [ids] = teacher_prompt_ids(policy, [_MESSAGES], [""], 10_000)
     assert ids == policy.encode(policy.chat_prompt(_MESSAGES))
-    assert skill_prefix("") == ""
+    assert privileged_prefix("") == ""
 
 
 def test_provider_text_with_the_header_equals_the_skillbank_rendering_and_is_fixed_within_a_step():
@@ -78,8 +78,8 @@ def test_provider_text_with_the_header_equals_the_skillbank_rendering_and_is_fix
     body = provider(_TASK)
     ids, same_body = provider.retrieve(_TASK)
     assert same_body == body and len(ids) == 2
-    assert skill_prefix(body) == render([bank.skill(i) for i in ids])
-    assert skill_prefix(body).startswith(SKILL_HEADER + "## Skill 1: ")
+    assert privileged_prefix(body) == render([bank.skill(i) for i in ids])
+    assert privileged_prefix(body).startswith(PREFIX_HEADER + "## Skill 1: ")
     assert all(provider(_TASK) == body for _ in range(5))  # same skills for every turn and episode of the step
 
 
@@ -104,7 +104,7 @@ def test_left_truncation_keeps_the_response_scoring_aligned():
     full = teacher_prompt_ids(policy, [_MESSAGES], [body], 100_000)[0]
     cut = teacher_prompt_ids(policy, [_MESSAGES, _MESSAGES], [body, ""], limit)
     assert len(full) > limit and cut[0] == full[-limit:]
-    assert not policy.tokenizer.decode(cut[0]).startswith(SKILL_HEADER)  # the header goes first
+    assert not policy.tokenizer.decode(cut[0]).startswith(PREFIX_HEADER)  # the header goes first
     responses = [policy.encode("<think>a</think><action>look</action><|im_end|>"), policy.encode("<action>x")]
     # A batch of unequal prompt/response lengths scores each response exactly as the row alone does.
     rows = pad_samples(cut, responses, policy.tokenizer.pad_token_id)
@@ -147,7 +147,7 @@ def test_teacher_scores_the_student_response_tokens_without_gradient(tmp_path):
         for sample, prompt, logp in zip(batch.samples, prompts, scores, strict=True):
             assert not logp.requires_grad and logp.shape == (len(sample.response_ids),)
             text = trainer.policy.tokenizer.decode(prompt)
-            assert text == SKILL_HEADER + trainer.skills(sample.task) + "\n\n" + sample.prompt_text
+            assert text == PREFIX_HEADER + trainer.skills(sample.task) + "\n\n" + sample.prompt_text
             assert len(prompt) > len(sample.prompt_ids)
             alone = pad_samples([prompt], [sample.response_ids], trainer.policy.tokenizer.pad_token_id)
             with torch.no_grad():

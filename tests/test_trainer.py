@@ -12,8 +12,8 @@ import two_choice_env
 
 from sdar_agent.cli import build_parser, main
 from sdar_agent.config import TrainConfig, load_config, resolve_env_id
-from sdar_agent.prompts import SKILL_HEADER
 from sdar_agent.trainer import Trainer
+from skillbank.render import PREFIX_HEADER
 
 torch.set_num_threads(1)
 
@@ -222,6 +222,6 @@ def test_skill_methods_show_skills_in_the_student_prompt_and_refuse_to_run_witho
     trainer = Trainer(_config(tmp_path, method="skill_grpo"), skills=lambda task: f"skill for {task.id}")
     batch = trainer.collect()
     trainer.close()
-    assert all(s.prompt_text.startswith(f"{SKILL_HEADER}skill for {s.task.id}\n\n") for s in batch.samples)
+    assert all(s.prompt_text.startswith(f"{PREFIX_HEADER}skill for {s.task.id}\n\n") for s in batch.samples)
     with pytest.raises(ValueError, match="needs skills"):
         Trainer(_config(tmp_path, method="sdar"))
