@@ -20,8 +20,9 @@ from typing import Any
 import gymnasium as gym
 import torch
 
-from sdar_agent.policy import Policy, generate, score_samples
+from sdar_agent.policy import Policy, generate
 from sdar_agent.prompts import build_messages, episode_return, profile_for, project_action
+from sdar_agent.scoring import score_samples
 from sdar_envs.core import Task
 from skillbank.render import privileged_prefix
 

@@ -38,9 +38,10 @@ import numpy as np
 import torch
 
 from sdar_agent.config import TrainConfig
-from sdar_agent.policy import Policy, TinyConfig, load_policy, pad_samples, score_samples, score_tokens
+from sdar_agent.policy import Policy, TinyConfig, load_policy
 from sdar_agent.prompts import profile_for
 from sdar_agent.rollout import EnvPool, RolloutBatch, TurnSample, collect_rollouts
+from sdar_agent.scoring import pad_rows, pad_samples, score_samples, score_tokens
 from sdar_agent.teacher import PLACEMENTS, SkillProvider, teacher_prompt_ids
 from sdar_envs.core import Task
 
@@ -60,13 +61,6 @@ class _StepCounter:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.step = int(state["step"])
-
-
-def _pad_rows(rows: Sequence[torch.Tensor], width: int, device) -> torch.Tensor:
-    out = torch.zeros((len(rows), width), dtype=torch.float32)
-    for i, row in enumerate(rows):
-        out[i, : row.numel()] = row.float()
-    return out.to(device)
 
 
 def episode_metrics(batch: RolloutBatch) -> dict[str, float]:
@@ -380,17 +374,17 @@ class Trainer:
                     teacher_logits, micro_teacher_logp = teacher_scored.logits, teacher_scored.logp
                     timings["time/teacher"] += time.perf_counter() - teacher_started
                 elif teacher_logp:
-                    micro_teacher_logp = _pad_rows([teacher_logp[i] for i in micro], width, device)
+                    micro_teacher_logp = pad_rows([teacher_logp[i] for i in micro], width, device)
                 context = nullcontext() if last else accelerator.no_sync(self.model)
                 with context:
                     scored = score_tokens(self.model, rows, temperature=temperature, with_logits=vocab)
                     inputs = ObjectiveInputs(
                         logp=scored.logp,
                         entropy=scored.entropy,
-                        old_logp=_pad_rows([samples[i].old_logp for i in micro], width, device),
+                        old_logp=pad_rows([samples[i].old_logp for i in micro], width, device),
                         mask=rows.response_mask,
                         advantages=advantages[micro].to(device),
-                        ref_logp=_pad_rows([ref_logp[i] for i in micro], width, device) if ref_logp else None,
+                        ref_logp=pad_rows([ref_logp[i] for i in micro], width, device) if ref_logp else None,
                         teacher_logp=micro_teacher_logp,
                         logits=scored.logits,
                         teacher_logits=teacher_logits,

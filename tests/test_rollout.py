@@ -9,9 +9,10 @@ import torch
 import two_choice_env
 
 import sdar_agent.rollout as rollout
-from sdar_agent.policy import TinyConfig, build_tiny_policy, score_samples
+from sdar_agent.policy import TinyConfig, build_tiny_policy
 from sdar_agent.prompts import INVALID_ENV_ACTION
 from sdar_agent.rollout import EnvPool, collect_rollouts
+from sdar_agent.scoring import score_samples
 from skillbank.render import PREFIX_HEADER
 
 torch.set_num_threads(1)

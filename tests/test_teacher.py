@@ -7,7 +7,8 @@ import torch
 import two_choice_env
 
 from sdar_agent.config import TrainConfig
-from sdar_agent.policy import TinyConfig, build_tiny_policy, pad_samples, score_tokens
+from sdar_agent.policy import TinyConfig, build_tiny_policy
+from sdar_agent.scoring import pad_samples, score_tokens
 from sdar_agent.teacher import SkillProvider, teacher_prompt_ids
 from sdar_agent.trainer import Trainer
 from sdar_envs.core import Task
@@ -216,7 +217,7 @@ def test_vocabulary_divergence_gets_teacher_logits_per_micro_batch_from_the_pre_
 
 
 def test_token_budget_micro_batches_give_the_same_scores_in_input_order():
-    from sdar_agent.policy import _token_budget_groups, score_samples
+    from sdar_agent.scoring import _token_budget_groups, score_samples
 
     assert _token_budget_groups([5, 30, 10, 12, 40], max_rows=3, max_tokens=36) == [[0, 2, 3], [1], [4]]
     policy = _policy()
@@ -230,7 +231,7 @@ def test_token_budget_micro_batches_give_the_same_scores_in_input_order():
 
 
 def test_shared_prefix_clusters_group_by_key_and_leading_tokens():
-    from sdar_agent.policy import shared_prefix_clusters
+    from sdar_agent.scoring import shared_prefix_clusters
 
     head = list(range(10, 110))  # 100 tokens
     prompts = [
@@ -250,7 +251,7 @@ def test_shared_prefix_clusters_group_by_key_and_leading_tokens():
 
 @pytest.mark.parametrize("max_tokens", [None, 60])
 def test_shared_prefix_scoring_equals_scoring_each_sample_whole(max_tokens):
-    from sdar_agent.policy import score_samples
+    from sdar_agent.scoring import score_samples
 
     policy = _policy()
     generator = torch.Generator().manual_seed(1)
