@@ -43,9 +43,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 import two_choice_env  # noqa: E402
 
 from sdar_agent.config import TrainConfig  # noqa: E402
+from sdar_agent.env_profiles import profile_for  # noqa: E402
 from sdar_agent.evaluation import evaluate  # noqa: E402
 from sdar_agent.policy import Policy, TinyConfig, build_tiny_policy  # noqa: E402
-from sdar_agent.prompts import build_messages, profile_for  # noqa: E402
+from sdar_agent.prompts import build_messages  # noqa: E402
 from sdar_agent.scoring import pad_samples, score_tokens  # noqa: E402
 from sdar_agent.trainer import Trainer  # noqa: E402
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from sdar_agent.env_profiles import profile_for
 from sdar_agent.policy import Policy
-from sdar_agent.prompts import profile_for
 from sdar_agent.rollout import EnvPool, EpisodeRecord, collect_rollouts
 from sdar_envs.core import Task
 

@@ -1,39 +1,27 @@
-"""Prompts, action projection and episode returns: everything that depends on which env is played.
+"""Prompts and action projection: the env text the model reads, and the env action read from its reply.
 
-The trainer never parses env text; it asks this module, keyed by ``info["task"].env``, for
+The trainer never parses env text; it asks this module, with the env's :class:`~sdar_agent.env_profiles.EnvProfile`
+(keyed by ``info["task"].env``), for
 
 * the chat messages of a turn (:func:`build_messages`): the verl-agent layout, in our own wording. The first turn
   shows the task, the observation and the admissible actions; later turns add the step count and the last ``K``
   (observation, action) pairs (``K = 2`` for ALFWorld/WebShop, 4 for Search-QA);
-* the projection of the model's text to an env action with validity (:func:`project_action`);
-* the training return of an episode (:func:`episode_return`): ``10 x won`` for ALFWorld and WebShop, exact match
-  for Search-QA, the sum of env rewards for other envs, minus the invalid-format penalty per invalid turn
-  (0.1; 0.01 for Search-QA).
+* the projection of the model's text to an env action with validity (:func:`project_action`).
 
 An invalid turn still counts as a turn: the env is stepped with :data:`INVALID_ENV_ACTION`, a string no env accepts,
 so it answers with its own "nothing happens" observation, reward 0 and an unchanged state (the env contract), and the
-step limit keeps counting. Envs this module does not know get :data:`GENERIC` settings (``<action>`` format, K = 2,
-penalty 0.1, return = sum of env rewards); :func:`register_profile` adds new ones.
+step limit keeps counting. Returns, penalties and the per-env settings are :mod:`sdar_agent.env_profiles`'.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-__all__ = [
-    "GENERIC",
-    "INVALID_ENV_ACTION",
-    "PROFILES",
-    "EnvProfile",
-    "Projection",
-    "build_messages",
-    "episode_return",
-    "profile_for",
-    "project_action",
-    "register_profile",
-]
+from sdar_agent.env_profiles import EnvProfile
+
+__all__ = ["INVALID_ENV_ACTION", "Projection", "build_messages", "project_action"]
 
 #: What the env receives when the model's text holds no valid action: no env accepts it, so the state is unchanged.
 INVALID_ENV_ACTION = "(invalid response: no action)"
@@ -48,82 +36,6 @@ _SEARCH_FORMAT = (
     "<information> </information> tags. When you know the answer, give it inside <answer> </answer> tags, without "
     "explanation, e.g. <answer>Paris</answer>. Each reply holds exactly one <search> or one <answer>."
 )
-
-
-@dataclass(frozen=True)
-class EnvProfile:
-    """Env-specific prompt and reward settings.
-
-    Attributes:
-        name: ``Task.env`` value this profile serves (``"alfworld"``, ``"webshop"``, ``"searchqa"``...).
-        intro: first sentence of every prompt (who the agent is, where it acts).
-        history_length: how many past (observation, action) pairs later turns show.
-        response_format: ``"action"`` (``<think>`` then ``<action>``) or ``"search"`` (``<search>``/``<answer>``).
-        invalid_penalty: subtracted from the return once per invalid turn.
-        win_reward: return for a won episode (return = ``win_reward * won``); ``None`` sums the env's rewards.
-        lowercase_action: lower-case the projected action (ALFWorld and WebShop commands are lower-case).
-        reject_cjk: a reply with CJK characters is invalid (the verl-agent ALFWorld/WebShop rule).
-        eval_temperature: sampling temperature for evaluation (0 = greedy).
-        kl_coef: default coefficient of the k3 KL to the reference policy.
-        example_action: shown in the format instruction.
-    """
-
-    name: str
-    intro: str
-    history_length: int = 2
-    response_format: str = "action"
-    invalid_penalty: float = 0.1
-    win_reward: float | None = None
-    lowercase_action: bool = False
-    reject_cjk: bool = False
-    eval_temperature: float = 0.4
-    kl_coef: float = 0.01
-    example_action: str = "..."
-
-
-PROFILES: dict[str, EnvProfile] = {
-    "alfworld": EnvProfile(
-        name="alfworld",
-        intro="You are an expert agent acting in a household that you perceive and change only through text.",
-        history_length=2,
-        win_reward=10.0,
-        lowercase_action=True,
-        reject_cjk=True,
-        example_action="go to cabinet 1",
-    ),
-    "webshop": EnvProfile(
-        name="webshop",
-        intro="You are an expert shopping agent on a web store that you browse only through text.",
-        history_length=2,
-        win_reward=10.0,
-        lowercase_action=True,
-        reject_cjk=True,
-        example_action="search[red cotton t-shirt]",
-    ),
-    "searchqa": EnvProfile(
-        name="searchqa",
-        intro="You are an expert agent who answers questions, using a search engine when you need facts.",
-        history_length=4,
-        response_format="search",
-        invalid_penalty=0.01,
-        win_reward=None,
-        eval_temperature=0.0,
-        kl_coef=0.001,
-    ),
-}
-
-#: Settings for an env this module has no profile for (the name is filled in by :func:`profile_for`).
-GENERIC = EnvProfile(name="", intro="You are an expert agent acting in an environment through text.")
-
-
-def register_profile(profile: EnvProfile) -> None:
-    """Add or replace the profile of ``profile.name`` (for new envs)."""
-    PROFILES[profile.name] = profile
-
-
-def profile_for(env_name: str) -> EnvProfile:
-    """The profile of ``env_name``; :data:`GENERIC` settings for unknown names."""
-    return PROFILES.get(env_name) or replace(GENERIC, name=env_name)
 
 
 # ---- prompts ---------------------------------------------------------------------------------------------------
@@ -237,9 +149,3 @@ def project_action(profile: EnvProfile, text: str) -> Projection:
     if not action:
         return _invalid("empty <action> block")
     return Projection(action, True)
-
-
-def episode_return(profile: EnvProfile, *, won: bool, env_reward: float, invalid_turns: int) -> float:
-    """Training return: ``win_reward * won`` (or the summed env reward), minus the penalty per invalid turn."""
-    base = profile.win_reward * float(won) if profile.win_reward is not None else float(env_reward)
-    return base - profile.invalid_penalty * invalid_turns

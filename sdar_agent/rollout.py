@@ -20,8 +20,9 @@ from typing import Any
 import gymnasium as gym
 import torch
 
+from sdar_agent.env_profiles import episode_return, profile_for
 from sdar_agent.policy import Policy, generate
-from sdar_agent.prompts import build_messages, episode_return, profile_for, project_action
+from sdar_agent.prompts import build_messages, project_action
 from sdar_agent.scoring import score_samples
 from sdar_envs.core import Task
 from skillbank.render import privileged_prefix
@@ -62,7 +63,7 @@ class TurnSample:
 
 @dataclass
 class EpisodeRecord:
-    """Outcome of one episode. ``return_`` is the training return (see :func:`sdar_agent.prompts.episode_return`)."""
+    """Outcome of one episode. ``return_`` is the training return (:func:`sdar_agent.env_profiles.episode_return`)."""
 
     episode_id: int
     group_id: int

@@ -38,8 +38,8 @@ import numpy as np
 import torch
 
 from sdar_agent.config import TrainConfig
+from sdar_agent.env_profiles import profile_for
 from sdar_agent.policy import Policy, TinyConfig, load_policy
-from sdar_agent.prompts import profile_for
 from sdar_agent.rollout import EnvPool, RolloutBatch, TurnSample, collect_rollouts
 from sdar_agent.scoring import pad_rows, pad_samples, score_samples, score_tokens
 from sdar_agent.teacher import PLACEMENTS, SkillProvider, teacher_prompt_ids

@@ -1,17 +1,12 @@
-"""Prompt templates, action projection and episode returns (sdar_agent.prompts)."""
+"""Prompt templates and action projection (sdar_agent.prompts)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdar_agent.prompts import (
-    INVALID_ENV_ACTION,
-    build_messages,
-    episode_return,
-    profile_for,
-    project_action,
-)
+from sdar_agent.env_profiles import profile_for
+from sdar_agent.prompts import INVALID_ENV_ACTION, build_messages, project_action
 
 ALFWORLD = profile_for("alfworld")
 WEBSHOP = profile_for("webshop")
@@ -114,16 +109,3 @@ def test_search_qa_keeps_four_pairs_and_asks_for_search_or_answer():
     text = message["content"]
     assert all(f"Observation {i}:" in text for i in range(2, 6)) and "Observation 1:" not in text
     assert "<answer>" in text and "Admissible actions" not in text
-
-
-def test_returns_scale_wins_by_ten_and_subtract_invalid_penalties():
-    assert episode_return(ALFWORLD, won=True, env_reward=1.0, invalid_turns=2) == 10.0 - 0.2
-    assert episode_return(WEBSHOP, won=False, env_reward=0.75, invalid_turns=0) == 0.0
-    assert episode_return(SEARCH, won=True, env_reward=1.0, invalid_turns=3) == 1.0 - 0.03
-    assert episode_return(profile_for("other"), won=False, env_reward=0.5, invalid_turns=1) == 0.5 - 0.1
-
-
-def test_profiles_carry_the_sdar_settings():
-    assert (ALFWORLD.history_length, WEBSHOP.history_length, SEARCH.history_length) == (2, 2, 4)
-    assert (ALFWORLD.kl_coef, SEARCH.kl_coef) == (0.01, 0.001)
-    assert (ALFWORLD.eval_temperature, WEBSHOP.eval_temperature, SEARCH.eval_temperature) == (0.4, 0.4, 0.0)
