@@ -79,6 +79,12 @@ class MethodSpec:
         if self.rlsd and self.rlsd_warmdown_steps <= 0:
             raise ValueError(f"{self.name}: rlsd_warmdown_steps must be positive; got {self.rlsd_warmdown_steps}")
 
+    @property
+    def needs_teacher_logits(self) -> bool:
+        """The SD term compares whole distributions (``forward_kl``/``jsd``): it needs the teacher's and the student's
+        logits ``[B, T, V]`` at every response position, not only the sampled tokens' log-probs."""
+        return self.sd_kind == "sdar" and self.divergence != "sampled"
+
 
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec

@@ -168,7 +168,7 @@ def compute_objective(
         # delta keeps its graph; sdar_gate cuts it unless the method is the coupled ablation.
         delta = teacher_logp.detach() - logp
         gate = sdar_gate(delta, spec.gate_beta, spec.gate, entropy=inputs.entropy, coupled=spec.gate_coupled)
-        if spec.divergence == "sampled":
+        if not spec.needs_teacher_logits:
             sd_loss = sdar_loss(logp, teacher_logp, mask, gate, num_tokens)
         else:
             if inputs.logits is None or inputs.teacher_logits is None:

@@ -1,4 +1,4 @@
-"""The teacher branch: which skills a task gets, and the teacher's input built from the student's prompt.
+"""The teacher: its input built from the student's prompt, its scores of the student's tokens, and its skills.
 
 The teacher is the policy that sampled (pre-update weights, no gradient) reading the student's prompt with the
 privileged skill text in front of it. As released (SDAR's ``build_teacher_batch``) the raw string
@@ -7,6 +7,11 @@ privileged skill text in front of it. As released (SDAR's ``build_teacher_batch`
 unchanged. ``placement="system"`` instead puts the same text (header included, without the trailing blank line) in
 a system message in front of the student's messages (before the template's own default system text, if it has
 one), then applies the chat template.
+
+:class:`Teacher` is what the trainer holds: for one update it builds the prompts and either scores the sampled tokens
+once (:meth:`Teacher.scores`, the released methods) or, for a method whose term needs the teacher's whole
+distribution (:attr:`~sdar_agent.methods.MethodSpec.needs_teacher_logits`), keeps the pre-update weights to compute
+logits per micro-batch (:meth:`Teacher.micro_batch`); :class:`TeacherBatch` is that per-update state.
 
 Skills come from a :class:`skillbank.SkillBank` through a :class:`SkillProvider`: one retrieval per task per
 training step (every episode of a group, and every turn of an episode, sees the same skills), with a configurable
@@ -17,14 +22,27 @@ is what the UCB strategy learns from.
 
 from __future__ import annotations
 
+import copy
+import time
+import warnings
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import torch
+from torch import Tensor
+
+from sdar_agent.scoring import pad_rows, pad_samples, score_samples, score_tokens
 from sdar_envs.core import Task
 from skillbank.render import PREFIX_HEADER, privileged_prefix, render_body
 
-__all__ = ["PLACEMENTS", "SkillProvider", "teacher_messages", "teacher_prompt_ids"]
+if TYPE_CHECKING:
+    from sdar_agent.policy import Policy
+    from sdar_agent.rollout import TurnSample
+
+__all__ = ["PLACEMENTS", "SkillProvider", "Teacher", "TeacherBatch", "teacher_messages", "teacher_prompt_ids"]
 
 #: Where the teacher's skill text goes: before the templated prompt (released) or in a system message.
 PLACEMENTS = ("prefix", "system")
@@ -88,6 +106,144 @@ def teacher_prompt_ids(
             text = policy.chat_prompt(teacher_messages(chat, body, _default_system(policy, chat)))
         out.append(policy.encode(text)[-max_prompt_tokens:])
     return out
+
+
+@dataclass
+class TeacherBatch:
+    """The teacher's side of one update (:meth:`Teacher.prepare`).
+
+    Attributes:
+        prompts: each sample's teacher prompt ids (skills + the student's prompt, left-truncated).
+        responses: each sample's response ids (the student's tokens, which the teacher scores).
+        logp: each sample's teacher log-probs of its response tokens (1-D), for sampled-token methods; else None.
+        model: the pre-update weights that give the teacher's logits per micro-batch (``forward_kl``/``jsd``):
+            the live model when the update is one optimizer step, else a frozen copy; None for sampled-token methods.
+        seconds: time spent on the teacher in this update so far (prompts, scores, copy, per-micro-batch passes).
+    """
+
+    prompts: list[list[int]]
+    responses: list[list[int]]
+    logp: list[Tensor] | None = None
+    model: torch.nn.Module | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Teacher:
+    """The teacher of a method with ``use_teacher``: prompts, sampled-token scores, per-micro-batch logits.
+
+    Attributes:
+        policy: the policy whose chat template and tokenizer render the teacher's prompts (the weights that score
+            are passed per call: the trainer's current, pre-update ones).
+        skills: task -> skill body (``""``: none; the teacher then sees the student's prompt).
+        needs_logits: the method needs the teacher's logits at every response position
+            (:attr:`~sdar_agent.methods.MethodSpec.needs_teacher_logits`) rather than sampled-token scores.
+        max_prompt_tokens: the prompt limit; longer teacher prompts lose their first tokens (the skill header first).
+        placement: ``prefix`` (released) or ``system`` (see :func:`teacher_prompt_ids`).
+        temperature: the sampling temperature the log-probs are taken at (1.0 for greedy sampling).
+        micro_batch_size: rows per scoring pass of the student's pass; bounds the teacher's tokens per pass too.
+        prefix_cache: score the prompt start shared by samples shown the same skills once, into a KV cache.
+    """
+
+    policy: Policy
+    skills: Callable[[Task], str]
+    needs_logits: bool = False
+    max_prompt_tokens: int = 4096
+    placement: str = "prefix"
+    temperature: float = 1.0
+    micro_batch_size: int = 8
+    prefix_cache: bool = True
+    _warned_truncation: bool = field(default=False, init=False, repr=False)
+
+    def prompts(self, samples: Sequence[TurnSample]) -> list[list[int]]:
+        """The teacher's prompt ids of each sample: skills + the student's prompt, left-truncated."""
+        bodies = [self.skills(s.task) for s in samples]
+        messages = [s.messages for s in samples]
+        return teacher_prompt_ids(self.policy, messages, bodies, self.max_prompt_tokens, self.placement)
+
+    def scores(
+        self, model: torch.nn.Module, samples: Sequence[TurnSample], prompts: Sequence[Sequence[int]], device=None
+    ) -> list[Tensor]:
+        """Teacher log-probs of each sample's response tokens under ``model`` (no gradient), 1-D per sample.
+
+        The same scoring function as the old log-probs (:func:`sdar_agent.scoring.score_samples`), with micro-batches
+        of at most as many (padded) tokens as the old-log-prob pass's largest one could hold (``micro_batch_size`` x
+        the longest student sequence): the skill prefix makes teacher sequences longer, so they go in fewer rows
+        per micro-batch (shortest first), which keeps memory at the student's bound and avoids padding.
+
+        With ``prefix_cache``, samples shown the same skills share the start of their teacher prompt (skill text,
+        then the template's and the env's fixed text); that shared part is run once into a KV cache and each
+        sample's remaining prompt and reply are scored on top of it. Same scores up to float rounding.
+        """
+        longest = max((len(s.prompt_ids) + len(s.response_ids) for s in samples), default=1)
+        return score_samples(
+            model,
+            prompts,
+            [s.response_ids for s in samples],
+            self.policy.tokenizer.pad_token_id,
+            micro_batch_size=self.micro_batch_size,
+            temperature=self.temperature,
+            device=device,
+            max_tokens=self.micro_batch_size * longest,
+            prefix_groups=[self.skills(s.task) for s in samples] if self.prefix_cache else None,
+        )
+
+    def prepare(
+        self, model: torch.nn.Module, samples: Sequence[TurnSample], *, optimizer_steps: int, device=None
+    ) -> TeacherBatch:
+        """The teacher's side of an update of ``optimizer_steps`` steps on ``samples``, from ``model``'s current
+        (pre-update) weights: the prompts, then the scores, or the weights that give logits per micro-batch."""
+        started = time.perf_counter()
+        prompts = self.prompts(samples)
+        batch = TeacherBatch(prompts, [s.response_ids for s in samples])
+        if not self.needs_logits:
+            batch.logp = self.scores(model, samples, prompts, device)
+        elif optimizer_steps > 1:
+            # Later mini-batches must still be distilled towards the weights that sampled, not the updated ones.
+            batch.model = copy.deepcopy(model).eval().requires_grad_(False)
+        else:
+            batch.model = model  # one optimizer step: the live weights are still the pre-update ones
+        batch.seconds = time.perf_counter() - started
+        return batch
+
+    def micro_batch(
+        self, batch: TeacherBatch, indices: Sequence[int], width: int, device=None
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """The teacher's log-probs ``[B, width]`` of the samples ``indices`` (a micro-batch of the update, ``width``
+        its response width) and, when :attr:`needs_logits`, its logits ``[B, width, V]`` at the response positions.
+
+        Logits are computed here, one micro-batch at a time, so memory stays at one micro-batch's ``B x T x V``.
+        """
+        if batch.model is None:
+            return (pad_rows([batch.logp[i] for i in indices], width, device) if batch.logp else None), None
+        started = time.perf_counter()
+        pad_id = self.policy.tokenizer.pad_token_id
+        prompts, responses = [batch.prompts[i] for i in indices], [batch.responses[i] for i in indices]
+        rows = pad_samples(prompts, responses, pad_id, device=device)
+        with torch.no_grad():
+            scored = score_tokens(batch.model, rows, temperature=self.temperature, with_entropy=False, with_logits=True)
+        batch.seconds += time.perf_counter() - started
+        return scored.logp, scored.logits
+
+    def metrics(self, batch: TeacherBatch) -> dict[str, float]:
+        """``teacher/prompt_tokens`` (mean teacher prompt length) and ``teacher/truncated_frac`` (prompts that
+        reached the prompt limit, so lost their first tokens); warns the first time any prompt is truncated."""
+        if not batch.prompts:
+            return {}
+        limit = self.max_prompt_tokens
+        out = {
+            "teacher/prompt_tokens": float(np.mean([len(p) for p in batch.prompts])),
+            "teacher/truncated_frac": float(np.mean([len(p) >= limit for p in batch.prompts])),
+        }
+        if out["teacher/truncated_frac"] > 0 and not self._warned_truncation:
+            self._warned_truncation = True
+            warnings.warn(
+                f"{out['teacher/truncated_frac']:.0%} of the teacher prompts reached max_prompt_tokens={limit} "
+                "and lost their first tokens (the skill header first, as released); raise --max-prompt-tokens "
+                "or lower --skill-k (teacher/truncated_frac in metrics.jsonl tracks it)",
+                stacklevel=2,
+            )
+        return out
 
 
 class SkillProvider:

@@ -5,9 +5,10 @@ One step (CleanRL order, verl-agent layout):
 1. draw ``tasks_per_step`` tasks of the split and play ``group_size`` episodes of each (:mod:`sdar_agent.rollout`);
 2. episode returns -> GRPO advantages, normalised across all turn-samples of a group, broadcast to every response
    token (:func:`sdar_agent.losses.grpo_advantages`);
-3. reference log-probs (frozen copy of the initial policy) when the KL term is on; teacher log-probs (the same
-   pre-update weights, no gradient, the skill text prepended to the student's prompt; :mod:`sdar_agent.teacher`)
-   when the method uses a teacher;
+3. reference log-probs (frozen copy of the initial policy) when the KL term is on; the teacher's side when the
+   method uses a teacher (:class:`sdar_agent.teacher.Teacher`: the same pre-update weights, no gradient, the skill
+   text prepended to the student's prompt; sampled-token log-probs, or logits per micro-batch for ``forward_kl``/
+   ``jsd``);
 4. one epoch over the samples in shuffled mini-batches of ``mini_batch_size``; each mini-batch is one AdamW step,
    accumulated over micro-batches whose losses share the mini-batch's token count as normaliser, so the update
    equals a token-mean over the mini-batch (:func:`sdar_agent.objective.compute_objective`); grad clip 1.0;
@@ -27,10 +28,10 @@ import copy
 import json
 import random
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,13 @@ import torch
 
 from sdar_agent.config import TrainConfig
 from sdar_agent.env_profiles import profile_for
+from sdar_agent.losses import grpo_advantages
+from sdar_agent.methods import get_method
+from sdar_agent.objective import ObjectiveConfig, ObjectiveInputs, compute_objective, merge_metrics
 from sdar_agent.policy import Policy, TinyConfig, load_policy
 from sdar_agent.rollout import EnvPool, RolloutBatch, TurnSample, collect_rollouts
 from sdar_agent.scoring import pad_rows, pad_samples, score_samples, score_tokens
-from sdar_agent.teacher import PLACEMENTS, SkillProvider, teacher_prompt_ids
+from sdar_agent.teacher import PLACEMENTS, SkillProvider, Teacher, TeacherBatch
 from sdar_envs.core import Task
 
 __all__ = ["Trainer", "episode_metrics", "train"]
@@ -61,6 +65,27 @@ class _StepCounter:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.step = int(state["step"])
+
+
+@dataclass
+class _UpdateInputs:
+    """What every micro-batch of one update reads: the samples and their per-sample advantages and scores."""
+
+    samples: Sequence[TurnSample]
+    advantages: torch.Tensor  # [N] GRPO advantages, one per sample
+    reference: list[torch.Tensor] | None  # reference log-probs per sample (KL term on)
+    teacher: TeacherBatch | None  # the teacher's side (methods with a teacher)
+
+
+@dataclass
+class _StepResult:
+    """One optimizer step: the summed micro-batch losses, the gradient norm before clipping, the micro-batches'
+    metrics and the prompt + response tokens processed."""
+
+    loss: float = 0.0
+    grad_norm: float = 0.0
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    tokens: int = 0
 
 
 def episode_metrics(batch: RolloutBatch) -> dict[str, float]:
@@ -98,9 +123,6 @@ class Trainer:
     ) -> None:
         from accelerate import Accelerator
 
-        from sdar_agent.methods import get_method
-        from sdar_agent.objective import ObjectiveConfig
-
         self.config = config
         if config.torch_threads > 0:
             torch.set_num_threads(config.torch_threads)
@@ -117,6 +139,27 @@ class Trainer:
             text = Path(config.skills_file).read_text()
             skills = lambda task: text  # noqa: E731
 
+        self._open_envs()
+        self.skills, self.skill_provider = self._resolve_skills(skills)
+        self.teacher = self._make_teacher()
+        kl_coef = profile_for(self.env_name).kl_coef if config.kl_coef is None else config.kl_coef
+        self.objective_config = ObjectiveConfig(
+            clip_low=config.clip_low,
+            clip_high=config.clip_high,
+            dual_clip=config.dual_clip,
+            kl_coef=kl_coef,
+            entropy_coef=config.entropy_coef,
+        )
+        self._prepare_model(with_reference=kl_coef > 0)
+        self.counter = _StepCounter()
+        self.accelerator.register_for_checkpointing(self.counter)
+        if self.skill_provider is not None:
+            self.register_state(self.skill_provider.bank)
+        self.output_dir = Path(config.output_dir)
+
+    def _open_envs(self) -> None:
+        """The env pool (one env per episode of a step), and the env's name and task count from a first reset."""
+        config = self.config
         self.pool = EnvPool(
             config.env_id,
             config.tasks_per_step * config.group_size,
@@ -128,28 +171,46 @@ class Trainer:
         _, info = first_env.reset(seed=config.seed)
         self.env_name: str = info["task"].env
         self.task_count = len(first_env.unwrapped.task_ids())
-        self.skill_provider: SkillProvider | None = skills if isinstance(skills, SkillProvider) else None
+
+    def _resolve_skills(
+        self, skills: Callable[[Task], str] | None
+    ) -> tuple[Callable[[Task], str] | None, SkillProvider | None]:
+        """The skills function and, when it is a skill-bank provider, the provider (its state is checkpointed).
+
+        A method that needs skills and got none gets the shipped skill bank's (the env pool is closed when the bank
+        has none for this env).
+        """
+        provider = skills if isinstance(skills, SkillProvider) else None
         if (self.spec.use_teacher or self.spec.skills_in_student_prompt) and skills is None:
             try:
-                self.skill_provider = skills = self._bank_provider()
+                provider = skills = self._bank_provider()
             except ValueError:
                 self.pool.close()
                 raise
-        self.skills = skills
-        profile = profile_for(self.env_name)
-        kl_coef = profile.kl_coef if config.kl_coef is None else config.kl_coef
-        self.objective_config = ObjectiveConfig(
-            clip_low=config.clip_low,
-            clip_high=config.clip_high,
-            dual_clip=config.dual_clip,
-            kl_coef=kl_coef,
-            entropy_coef=config.entropy_coef,
+        return skills, provider
+
+    def _make_teacher(self) -> Teacher | None:
+        """The method's teacher over ``self.skills`` (None for methods without one)."""
+        if not self.spec.use_teacher:
+            return None
+        assert self.skills is not None
+        config = self.config
+        return Teacher(
+            self.policy,
+            self.skills,
+            needs_logits=self.spec.needs_teacher_logits,
+            max_prompt_tokens=config.max_prompt_tokens,
+            placement=config.skill_placement,
+            temperature=self._score_temperature,
+            micro_batch_size=config.micro_batch_size,
+            prefix_cache=config.teacher_prefix_cache,
         )
 
-        model = self.policy.model
-        self.reference = None
-        if kl_coef > 0:
-            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+    def _prepare_model(self, *, with_reference: bool) -> None:
+        """The frozen reference (a copy of the initial weights, for the KL term), AdamW with linear warm-up, and
+        ``accelerate``'s placement of model, optimizer and scheduler."""
+        config, model = self.config, self.policy.model
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False) if with_reference else None
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         warmup = max(1, round(config.warmup_ratio * config.steps)) if config.warmup_ratio > 0 else 0
         scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -158,12 +219,6 @@ class Trainer:
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         if self.reference is not None:
             self.reference.to(self.accelerator.device)
-        self._warned_truncation = False
-        self.counter = _StepCounter()
-        self.accelerator.register_for_checkpointing(self.counter)
-        if self.skill_provider is not None:
-            self.register_state(self.skill_provider.bank)
-        self.output_dir = Path(config.output_dir)
 
     def _bank_provider(self) -> SkillProvider:
         """Skills from the shipped skill bank, with the configured strategy; refuses envs the bank has no skills for."""
@@ -237,48 +292,6 @@ class Trainer:
         passes = [rng.permutation(count) for _ in range(-(-n // count))]
         return [int(i) for i in np.concatenate(passes)[:n]]
 
-    def teacher_prompts(self, samples: Sequence[TurnSample]) -> list[list[int]]:
-        """The teacher's prompt ids of each sample: skills + the student's prompt, left-truncated."""
-        assert self.skills is not None
-        skills = self.skills
-        return teacher_prompt_ids(
-            self.policy,
-            [s.messages for s in samples],
-            [skills(s.task) for s in samples],
-            self.config.max_prompt_tokens,
-            self.config.skill_placement,
-        )
-
-    def teacher_scores(self, samples: Sequence[TurnSample], prompts: Sequence[Sequence[int]]) -> list[torch.Tensor]:
-        """Teacher log-probs of each sample's response tokens (current, i.e. pre-update, weights; no gradient).
-
-        The same scoring function as the old log-probs (:func:`sdar_agent.policy.score_samples`), with micro-batches
-        of at most as many (padded) tokens as the old-log-prob pass's largest one could hold (``micro_batch_size`` x
-        the longest student sequence): the skill prefix makes teacher sequences longer, so they go in fewer rows
-        per micro-batch (shortest first), which keeps memory at the student's bound and avoids padding.
-
-        With ``teacher_prefix_cache`` (default), samples shown the same skills share the start of their teacher
-        prompt (skill text, then the template's and the env's fixed text); that shared part is run once into a KV
-        cache and each sample's remaining prompt and reply are scored on top of it. Same scores up to float rounding.
-        """
-        temperature = self.config.temperature if self.config.temperature > 0 else 1.0
-        longest = max((len(s.prompt_ids) + len(s.response_ids) for s in samples), default=1)
-        groups = None
-        if self.config.teacher_prefix_cache and self.skills is not None:
-            skills = self.skills
-            groups = [skills(s.task) for s in samples]
-        return score_samples(
-            self.accelerator.unwrap_model(self.model),
-            prompts,
-            [s.response_ids for s in samples],
-            self.policy.tokenizer.pad_token_id,
-            micro_batch_size=self.config.micro_batch_size,
-            temperature=temperature,
-            device=self.accelerator.device,
-            max_tokens=self.config.micro_batch_size * longest,
-            prefix_groups=groups,
-        )
-
     def collect(self) -> RolloutBatch:
         """Play this step's episodes with the current weights."""
         config = self.config
@@ -299,128 +312,117 @@ class Trainer:
             skills=self.skills if self.spec.skills_in_student_prompt else None,
         )
 
-    def update(self, batch: RolloutBatch) -> dict[str, Any]:
-        """One epoch of mini-batch updates on ``batch``; returns the averaged loss metrics."""
-        from sdar_agent.losses import grpo_advantages
-        from sdar_agent.objective import ObjectiveInputs, compute_objective, merge_metrics
+    @property
+    def _score_temperature(self) -> float:
+        """The temperature log-probs are taken at: the sampling one (1.0 when sampling is greedy)."""
+        return self.config.temperature if self.config.temperature > 0 else 1.0
 
-        config, accelerator, device = self.config, self.accelerator, self.accelerator.device
+    def update(self, batch: RolloutBatch) -> dict[str, Any]:
+        """One epoch of mini-batch updates on ``batch``; returns the averaged loss metrics.
+
+        Phases: the reference's scores (:meth:`_reference_logp`), the teacher's side from the pre-update weights
+        (:meth:`Teacher.prepare <sdar_agent.teacher.Teacher.prepare>`), then one optimizer step per shuffled
+        mini-batch (:meth:`_optimizer_step`), each accumulated over micro-batches (:meth:`_micro_batch_loss`).
+        """
         samples = batch.samples
-        pad_id = self.policy.tokenizer.pad_token_id
+        started = time.perf_counter()
+        reference = self._reference_logp(samples)
+        reference_seconds = time.perf_counter() - started
+        order = np.random.default_rng([self.config.seed, self.step, 17]).permutation(len(samples)).tolist()
+        mini = self.config.mini_batch_size or len(samples)
+        chunks = [order[start : start + mini] for start in range(0, len(order), mini)]
+        teacher_batch = None
+        if self.teacher is not None:
+            model = self.accelerator.unwrap_model(self.model)
+            device = self.accelerator.device
+            teacher_batch = self.teacher.prepare(model, samples, optimizer_steps=len(chunks), device=device)
         returns = torch.tensor(batch.sample_returns(), dtype=torch.float32)
         groups = torch.tensor([s.group_id for s in samples], dtype=torch.long)
-        advantages = grpo_advantages(returns, groups)
-        prompts = [s.prompt_ids for s in samples]
-        responses = [s.response_ids for s in samples]
-        temperature = config.temperature if config.temperature > 0 else 1.0
-        ref_logp = teacher_logp = None
-        timings = {"time/reference": 0.0, "time/teacher": 0.0}
-        started = time.perf_counter()
-        if self.reference is not None:
-            ref_logp = score_samples(
-                self.reference,
-                prompts,
-                responses,
-                pad_id,
-                micro_batch_size=config.micro_batch_size,
-                temperature=temperature,
-                device=device,
-            )
-        timings["time/reference"] = time.perf_counter() - started
-        started = time.perf_counter()
-        teacher_prompts: list[list[int]] = []
-        # forward_kl / jsd need the teacher's logits at every response position: they are computed per micro-batch
-        # in the loop below (memory bounded by one micro-batch's B x T x V), from the pre-update weights.
-        vocab = self.spec.sd_kind == "sdar" and self.spec.divergence != "sampled"
-        teacher_model = None
-        if self.spec.use_teacher:
-            teacher_prompts = self.teacher_prompts(samples)
-            if not vocab:
-                teacher_logp = self.teacher_scores(samples, teacher_prompts)
-            elif len(samples) > (config.mini_batch_size or len(samples)):
-                # Several optimizer steps: later mini-batches must still see the weights that sampled.
-                teacher_model = copy.deepcopy(accelerator.unwrap_model(self.model)).eval().requires_grad_(False)
-            else:
-                teacher_model = accelerator.unwrap_model(self.model)
-            timings["time/teacher"] = time.perf_counter() - started
-
-        order = np.random.default_rng([config.seed, self.step, 17]).permutation(len(samples)).tolist()
-        mini = config.mini_batch_size or len(samples)
-        parts: list[dict[str, Any]] = []
-        grad_norms: list[float] = []
-        mini_losses: list[float] = []
-        tokens_processed = 0
+        inputs = _UpdateInputs(samples, grpo_advantages(returns, groups), reference, teacher_batch)
         self.model.train()
-        for start in range(0, len(order), mini):
-            chunk = order[start : start + mini]
-            num_tokens = float(sum(len(responses[i]) for i in chunk))
-            micros = [chunk[i : i + config.micro_batch_size] for i in range(0, len(chunk), config.micro_batch_size)]
-            mini_loss = 0.0
-            for index, micro in enumerate(micros):
-                last = index == len(micros) - 1
-                rows = pad_samples([prompts[i] for i in micro], [responses[i] for i in micro], pad_id, device=device)
-                width = rows.response_ids.shape[1]
-                tokens_processed += int(rows.attention_mask.sum())
-                teacher_logits = micro_teacher_logp = None
-                if teacher_model is not None:
-                    teacher_started = time.perf_counter()
-                    teacher_rows = pad_samples(
-                        [teacher_prompts[i] for i in micro], [responses[i] for i in micro], pad_id, device=device
-                    )
-                    with torch.no_grad():
-                        teacher_scored = score_tokens(
-                            teacher_model, teacher_rows, temperature=temperature, with_entropy=False, with_logits=True
-                        )
-                    teacher_logits, micro_teacher_logp = teacher_scored.logits, teacher_scored.logp
-                    timings["time/teacher"] += time.perf_counter() - teacher_started
-                elif teacher_logp:
-                    micro_teacher_logp = pad_rows([teacher_logp[i] for i in micro], width, device)
-                context = nullcontext() if last else accelerator.no_sync(self.model)
-                with context:
-                    scored = score_tokens(self.model, rows, temperature=temperature, with_logits=vocab)
-                    inputs = ObjectiveInputs(
-                        logp=scored.logp,
-                        entropy=scored.entropy,
-                        old_logp=pad_rows([samples[i].old_logp for i in micro], width, device),
-                        mask=rows.response_mask,
-                        advantages=advantages[micro].to(device),
-                        ref_logp=pad_rows([ref_logp[i] for i in micro], width, device) if ref_logp else None,
-                        teacher_logp=micro_teacher_logp,
-                        logits=scored.logits,
-                        teacher_logits=teacher_logits,
-                        turn_index=torch.tensor([samples[i].turn for i in micro], dtype=torch.long, device=device),
-                        num_tokens=num_tokens,
-                    )
-                    loss, metrics = compute_objective(self.spec, inputs, self.objective_config, self.step)
-                    accelerator.backward(loss)
-                parts.append(metrics)
-                mini_loss += float(loss.detach())
-            mini_losses.append(mini_loss)
-            grad_norm = accelerator.clip_grad_norm_(self.model.parameters(), config.grad_clip)
-            grad_norms.append(float(grad_norm))
-            self.optimizer.step()
-            self.scheduler.step()
-            self.optimizer.zero_grad(set_to_none=True)
-        out = merge_metrics(parts)
-        out["loss"] = float(np.mean(mini_losses))
-        out["grad_norm"] = float(np.mean(grad_norms))
-        out["optimizer_steps"] = float(len(grad_norms))
-        out["update_tokens"] = float(tokens_processed)
-        out.update(timings)
-        out["prompt_tokens"] = float(np.mean([len(p) for p in prompts])) if prompts else 0.0
-        if teacher_prompts:
-            out["teacher/prompt_tokens"] = float(np.mean([len(p) for p in teacher_prompts]))
-            limit = config.max_prompt_tokens
-            out["teacher/truncated_frac"] = float(np.mean([len(p) >= limit for p in teacher_prompts]))
-            if out["teacher/truncated_frac"] > 0 and not self._warned_truncation:
-                self._warned_truncation = True
-                warnings.warn(
-                    f"{out['teacher/truncated_frac']:.0%} of the teacher prompts reached max_prompt_tokens={limit} "
-                    "and lost their first tokens (the skill header first, as released); raise --max-prompt-tokens "
-                    "or lower --skill-k (teacher/truncated_frac in metrics.jsonl tracks it)",
-                    stacklevel=2,
-                )
+        steps = [self._optimizer_step(inputs, chunk) for chunk in chunks]
+
+        out = merge_metrics([part for step in steps for part in step.parts])
+        out["loss"] = float(np.mean([step.loss for step in steps]))
+        out["grad_norm"] = float(np.mean([step.grad_norm for step in steps]))
+        out["optimizer_steps"] = float(len(steps))
+        out["update_tokens"] = float(sum(step.tokens for step in steps))
+        out["time/reference"] = reference_seconds
+        out["time/teacher"] = teacher_batch.seconds if teacher_batch is not None else 0.0
+        out["prompt_tokens"] = float(np.mean([len(s.prompt_ids) for s in samples])) if samples else 0.0
+        if self.teacher is not None and teacher_batch is not None:
+            out.update(self.teacher.metrics(teacher_batch))
         return out
+
+    def _reference_logp(self, samples: Sequence[TurnSample]) -> list[torch.Tensor] | None:
+        """Each sample's response log-probs under the frozen initial weights (None when the KL term is off)."""
+        if self.reference is None:
+            return None
+        return score_samples(
+            self.reference,
+            [s.prompt_ids for s in samples],
+            [s.response_ids for s in samples],
+            self.policy.tokenizer.pad_token_id,
+            micro_batch_size=self.config.micro_batch_size,
+            temperature=self._score_temperature,
+            device=self.accelerator.device,
+        )
+
+    def _optimizer_step(self, inputs: _UpdateInputs, chunk: Sequence[int]) -> _StepResult:
+        """One AdamW step on the mini-batch ``chunk`` (sample indices), gradients accumulated over micro-batches
+        that share the mini-batch's response-token count as normaliser (so the step is the mini-batch token mean)."""
+        num_tokens = float(sum(len(inputs.samples[i].response_ids) for i in chunk))
+        size = self.config.micro_batch_size
+        micros = [chunk[i : i + size] for i in range(0, len(chunk), size)]
+        result = _StepResult()
+        for index, micro in enumerate(micros):
+            loss, metrics, tokens = self._micro_batch_loss(inputs, micro, num_tokens, sync=index == len(micros) - 1)
+            result.parts.append(metrics)
+            result.loss += loss
+            result.tokens += tokens
+        result.grad_norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.grad_clip))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return result
+
+    def _micro_batch_loss(
+        self, inputs: _UpdateInputs, micro: Sequence[int], num_tokens: float, *, sync: bool
+    ) -> tuple[float, dict[str, Any], int]:
+        """Forward and backward of one micro-batch; returns its loss, its metrics and its token count.
+
+        Gradients are all-reduced across processes only on the mini-batch's last micro-batch (``sync``).
+        """
+        samples, device = inputs.samples, self.accelerator.device
+        pad_id = self.policy.tokenizer.pad_token_id
+        rows = pad_samples(
+            [samples[i].prompt_ids for i in micro], [samples[i].response_ids for i in micro], pad_id, device=device
+        )
+        width = rows.response_ids.shape[1]
+        teacher_logp = teacher_logits = None
+        if self.teacher is not None and inputs.teacher is not None:
+            teacher_logp, teacher_logits = self.teacher.micro_batch(inputs.teacher, micro, width, device)
+        reference = inputs.reference
+        with nullcontext() if sync else self.accelerator.no_sync(self.model):
+            scored = score_tokens(
+                self.model, rows, temperature=self._score_temperature, with_logits=self.spec.needs_teacher_logits
+            )
+            objective_inputs = ObjectiveInputs(
+                logp=scored.logp,
+                entropy=scored.entropy,
+                old_logp=pad_rows([samples[i].old_logp for i in micro], width, device),
+                mask=rows.response_mask,
+                advantages=inputs.advantages[micro].to(device),
+                ref_logp=pad_rows([reference[i] for i in micro], width, device) if reference else None,
+                teacher_logp=teacher_logp,
+                logits=scored.logits,
+                teacher_logits=teacher_logits,
+                turn_index=torch.tensor([samples[i].turn for i in micro], dtype=torch.long, device=device),
+                num_tokens=num_tokens,
+            )
+            loss, metrics = compute_objective(self.spec, objective_inputs, self.objective_config, self.step)
+            self.accelerator.backward(loss)
+        return float(loss.detach()), metrics, int(rows.attention_mask.sum())
 
     def train_step(self) -> dict[str, float]:
         """Collect, update, and return this step's metrics (also appended to ``output_dir/metrics.jsonl``)."""

@@ -94,3 +94,10 @@ def test_inconsistent_methods_are_refused():
         get_method("skill_sd", divergence="forward_kl")
     with pytest.raises(ValueError, match="divergence_top_k"):
         get_method("sdar", divergence_top_k=0)
+
+
+def test_only_vocabulary_divergences_need_the_teachers_logits():
+    assert not any(spec.needs_teacher_logits for spec in METHODS.values())  # every shipped method is sampled-token
+    assert get_method("sdar", divergence="jsd").needs_teacher_logits
+    assert get_method("opsd", divergence="forward_kl", divergence_top_k=4).needs_teacher_logits
+    assert not get_method("sdar", divergence="sampled").needs_teacher_logits

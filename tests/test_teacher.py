@@ -142,8 +142,9 @@ def test_teacher_scores_the_student_response_tokens_without_gradient(tmp_path):
     trainer = _trainer(tmp_path)
     try:
         batch = trainer.collect()
-        prompts = trainer.teacher_prompts(batch.samples)
-        scores = trainer.teacher_scores(batch.samples, prompts)
+        assert trainer.teacher is not None and not trainer.teacher.needs_logits
+        prompts = trainer.teacher.prompts(batch.samples)
+        scores = trainer.teacher.scores(trainer.accelerator.unwrap_model(trainer.model), batch.samples, prompts)
         assert all(p.grad is None for p in trainer.model.parameters())
         for sample, prompt, logp in zip(batch.samples, prompts, scores, strict=True):
             assert not logp.requires_grad and logp.shape == (len(sample.response_ids),)
@@ -163,14 +164,14 @@ def test_teacher_scores_the_student_response_tokens_without_gradient(tmp_path):
 def test_the_teacher_branch_leaves_the_gate_and_teacher_without_gradient_during_the_update(tmp_path):
     trainer = _trainer(tmp_path, max_prompt_tokens=96)
     seen: list[bool] = []
-    original = trainer.teacher_scores
+    original = trainer.teacher.scores
 
-    def spy(samples, prompts):
-        out = original(samples, prompts)
+    def spy(model, samples, prompts, device=None):
+        out = original(model, samples, prompts, device)
         seen.extend(t.requires_grad for t in out)
         return out
 
-    trainer.teacher_scores = spy  # type: ignore[method-assign]
+    trainer.teacher.scores = spy  # type: ignore[method-assign]
     try:
         with pytest.warns(UserWarning, match="of the teacher prompts reached max_prompt_tokens=96"):
             metrics = trainer.train_step()
@@ -194,22 +195,23 @@ def test_vocabulary_divergence_gets_teacher_logits_per_micro_batch_from_the_pre_
         tmp_path, divergence=divergence, divergence_top_k=top_k, gate="none", mini_batch_size=mini_batch_size
     )
     calls: list[tuple[int, bool]] = []
-    import sdar_agent.trainer as trainer_module
+    import sdar_agent.teacher as teacher_module
 
-    real = trainer_module.score_tokens
+    real = teacher_module.score_tokens
 
     def spy(model, rows, **kwargs):
         if kwargs.get("with_logits") and not kwargs.get("with_entropy", True):
             calls.append((rows.input_ids.shape[0], model is trainer.accelerator.unwrap_model(trainer.model)))
         return real(model, rows, **kwargs)
 
-    trainer_module.score_tokens = spy
+    teacher_module.score_tokens = spy
     try:
         metrics = trainer.train_step()
     finally:
-        trainer_module.score_tokens = real
+        teacher_module.score_tokens = real
         trainer.close()
     assert trainer.spec.divergence == divergence and trainer.spec.divergence_top_k == top_k
+    assert trainer.teacher is not None and trainer.teacher.needs_logits
     assert calls and all(size <= 2 and is_live == (mini_batch_size == 0) for size, is_live in calls)
     assert metrics["sdar/loss"] >= 0 and metrics["grad_norm"] > 0
     if divergence == "jsd":
