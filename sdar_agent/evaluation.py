@@ -7,7 +7,7 @@ env profile's ``eval_temperature``), unless a temperature is given.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,8 +20,10 @@ from sdar_envs.core import Task
 __all__ = ["evaluate", "summarize"]
 
 
-def summarize(episodes: list[EpisodeRecord]) -> dict[str, Any]:
-    """Success, score, return and turns over ``episodes``, plus success and count per task type."""
+def summarize(episodes: Sequence[EpisodeRecord]) -> dict[str, Any]:
+    """Success, score, return, turns and invalid rate (invalid turns / turns) over ``episodes``, plus success and
+    count per task type (``"all"`` for episodes without one). Evaluation reports it; training logs it per step
+    (:func:`sdar_agent.trainer.rollout_metrics`). Empty ``episodes`` give zeros."""
     by_type: dict[str, list[bool]] = defaultdict(list)
     for episode in episodes:
         by_type[episode.task_type or "all"].append(episode.won)
@@ -69,7 +71,7 @@ def evaluate(
     try:
         first = pool.envs[0]
         _, info = first.reset(seed=seed)
-        total = len(first.unwrapped.task_ids())
+        total = len(first.get_wrapper_attr("task_ids")())
         count = total if num_tasks is None else min(num_tasks, total)
         if temperature is None:
             temperature = profile_for(info["task"].env).eval_temperature

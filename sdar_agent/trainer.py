@@ -28,7 +28,6 @@ import copy
 import json
 import random
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ import torch
 
 from sdar_agent.config import TrainConfig
 from sdar_agent.env_profiles import profile_for
+from sdar_agent.evaluation import summarize
 from sdar_agent.losses import grpo_advantages
 from sdar_agent.methods import get_method
 from sdar_agent.objective import ObjectiveConfig, ObjectiveInputs, compute_objective, merge_metrics
@@ -49,7 +49,7 @@ from sdar_agent.scoring import pad_rows, pad_samples, score_samples, score_token
 from sdar_agent.teacher import PLACEMENTS, SkillProvider, Teacher, TeacherBatch
 from sdar_envs.core import Task
 
-__all__ = ["Trainer", "episode_metrics", "train"]
+__all__ = ["Trainer", "rollout_metrics", "train"]
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -88,22 +88,16 @@ class _StepResult:
     tokens: int = 0
 
 
-def episode_metrics(batch: RolloutBatch) -> dict[str, float]:
-    """Return, success (overall and per task type), score, turns, response length and invalid rate of a batch."""
-    episodes = batch.episodes
-    metrics: dict[str, float] = {
-        "return": float(np.mean([e.return_ for e in episodes])),
-        "success": float(np.mean([e.won for e in episodes])),
-        "score": float(np.mean([e.score for e in episodes])),
-        "turns": float(np.mean([e.length for e in episodes])),
-        "response_length": float(np.mean([len(s.response_ids) for s in batch.samples])) if batch.samples else 0.0,
-        "invalid_rate": float(np.mean([not s.valid for s in batch.samples])) if batch.samples else 0.0,
-    }
-    by_type: dict[str, list[bool]] = defaultdict(list)
-    for episode in episodes:
-        by_type[episode.task_type or "all"].append(episode.won)
-    for task_type, wins in sorted(by_type.items()):
-        metrics[f"success/{task_type}"] = float(np.mean(wins))
+def rollout_metrics(batch: RolloutBatch) -> dict[str, float]:
+    """A step's episode statistics (:func:`sdar_agent.evaluation.summarize`) under their ``metrics.jsonl`` keys:
+    ``return``, ``success``, ``score``, ``turns``, ``response_length`` (mean reply tokens), ``invalid_rate``
+    (invalid turns / turns) and ``success/<task_type>``."""
+    summary = summarize(batch.episodes)
+    metrics: dict[str, float] = {key: summary[key] for key in ("return", "success", "score", "turns")}
+    samples = batch.samples
+    metrics["response_length"] = float(np.mean([len(s.response_ids) for s in samples])) if samples else 0.0
+    metrics["invalid_rate"] = summary["invalid_rate"]
+    metrics.update({f"success/{task_type}": rate for task_type, rate in summary["success_by_type"].items()})
     return metrics
 
 
@@ -170,7 +164,7 @@ class Trainer:
         first_env = self.pool.envs[0]
         _, info = first_env.reset(seed=config.seed)
         self.env_name: str = info["task"].env
-        self.task_count = len(first_env.unwrapped.task_ids())
+        self.task_count = len(first_env.get_wrapper_attr("task_ids")())
 
     def _resolve_skills(
         self, skills: Callable[[Task], str] | None
@@ -435,7 +429,7 @@ class Trainer:
         losses = self.update(batch)
         update_seconds = time.perf_counter() - update_started  # includes time/reference and time/teacher
         metrics: dict[str, Any] = {"step": self.step + 1}
-        metrics.update(episode_metrics(batch))
+        metrics.update(rollout_metrics(batch))
         metrics.update(losses)
         if self.skill_provider is not None:
             tasks = {s.episode_id: s.task for s in batch.samples}
