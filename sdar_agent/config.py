@@ -1,6 +1,7 @@
 """The training configuration: one dataclass, a default and a one-line help per field.
 
-Defaults follow the SDAR / verl-agent GRPO settings (``shared/reference/sdar.md`` section 3.1): 16 tasks x 8
+Defaults follow the SDAR / verl-agent GRPO settings (the released SDAR code's ``examples/sdar_trainer/*.sh`` and
+verl-agent's ``verl/trainer/config/ppo_trainer.yaml``; ``docs/trainer.md``, "Settings"): 16 tasks x 8
 rollouts per step, temperature 1.0, PPO clip 0.2 with dual clip 3.0, k3 KL to the reference (0.01; 0.001 for
 Search-QA, taken from the env's profile when ``kl_coef`` is unset), entropy bonus 0.001, AdamW lr 1e-6 with weight
 decay 0.01, grad clip 1.0, 150 steps, replies up to 512 tokens. Values come from the defaults, then a YAML file,
@@ -15,14 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sdar_envs
+
 __all__ = ["ENV_IDS", "TrainConfig", "load_config", "resolve_env_id"]
 
-#: Short env names accepted by ``--env``.
-ENV_IDS: dict[str, str] = {
-    "alfworld": "sdar/ALFWorld-v0",
-    "webshop": "sdar/WebShop-v0",
-    "searchqa": "sdar/SearchQA-v0",
-}
+
+def _short_name(env_id: str) -> str:
+    """``sdar/ALFWorld-v0`` -> ``alfworld``: the id's name, lower-cased, without its version."""
+    return env_id.split("/", 1)[-1].removesuffix("-v0").lower()
+
+
+#: Short env names accepted by ``--env`` -> their Gymnasium ids (``sdar_envs.ENV_IDS`` is the one list of ids).
+ENV_IDS: dict[str, str] = {_short_name(env_id): env_id for env_id in sdar_envs.ENV_IDS}
 
 
 def resolve_env_id(env: str) -> str:

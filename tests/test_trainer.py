@@ -10,8 +10,9 @@ import pytest
 import torch
 import two_choice_env
 
+import sdar_envs
 from sdar_agent.cli import build_parser, main
-from sdar_agent.config import TrainConfig, load_config, resolve_env_id
+from sdar_agent.config import ENV_IDS, TrainConfig, load_config, resolve_env_id
 from sdar_agent.trainer import Trainer
 from skillbank.render import PREFIX_HEADER
 
@@ -140,6 +141,12 @@ def test_yaml_then_flags_override_the_defaults(tmp_path):
     with pytest.raises(ValueError, match="unknown env"):
         resolve_env_id("minecraft")
     assert build_parser().parse_args(["train", "--resume"]).resume == "true"
+
+
+def test_env_short_names_are_derived_from_the_registered_ids():
+    assert ENV_IDS == {"alfworld": "sdar/ALFWorld-v0", "webshop": "sdar/WebShop-v0", "searchqa": "sdar/SearchQA-v0"}
+    assert list(ENV_IDS.values()) == list(sdar_envs.ENV_IDS)
+    assert resolve_env_id("searchqa") == "sdar/SearchQA-v0" and resolve_env_id("my/Env-v3") == "my/Env-v3"
 
 
 def test_unknown_method_lists_the_known_ones(tmp_path):
