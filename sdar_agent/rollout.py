@@ -13,6 +13,7 @@ per env step), so parallel env stepping buys little. The envs are made once and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,105 +154,27 @@ def collect_rollouts(
             text, a blank line; nothing when the text is empty) is prepended to each templated prompt.
         score_old_logp: compute ``old_logp`` (needed for training; evaluation skips it).
     """
-    import time
-
     started = time.perf_counter()
     count = len(tasks) * group_size
     if count > len(pool):
         raise ValueError(f"{count} episodes need {count} envs, the pool has {len(pool)}")
     batch = RolloutBatch()
-    observations: list[str] = []
-    infos: list[dict[str, Any]] = []
+    state = _Episodes(count)
     for episode in range(count):
         group = episode // group_size
         obs, info = pool.envs[episode].reset(seed=seed + group, options=_task_options(tasks[group]))
-        observations.append(obs)
-        infos.append(info)
-    history: list[list[tuple[str, str]]] = [[] for _ in range(count)]
+        state.observations.append(obs)
+        state.infos.append(info)
     active = list(range(count))
-    env_reward = [0.0] * count
-    invalid = [0] * count
     turn = 0
     while active and (max_turns is None or turn < max_turns):
-        prompt_ids, messages, texts = [], [], []
-        for episode in active:
-            task: Task = infos[episode]["task"]
-            profile = profile_for(task.env)
-            chat = build_messages(
-                profile,
-                task.instruction,
-                observations[episode],
-                infos[episode]["admissible_actions"],
-                history[episode],
-                step=turn,
-            )
-            text = policy.chat_prompt(chat)
-            if skills is not None:
-                text = privileged_prefix(skills(task)) + text
-            ids = policy.encode(text)[-max_prompt_tokens:]
-            prompt_ids.append(ids)
-            messages.append(chat)
-            texts.append(text)
+        prompts = _turn_prompts(policy, state, active, turn, skills, max_prompt_tokens)
+        prompt_ids = [ids for ids, _, _ in prompts]
         responses = generate(policy, prompt_ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
-        still_active = []
-        for row, episode in enumerate(active):
-            task = infos[episode]["task"]
-            profile = profile_for(task.env)
-            reply = policy.decode(responses[row])
-            projection = project_action(profile, reply)
-            obs, reward, terminated, truncated, info = pool.envs[episode].step(projection.action)
-            env_reward[episode] += float(reward)
-            invalid[episode] += int(not projection.valid)
-            batch.generated_tokens += len(responses[row])
-            batch.samples.append(
-                TurnSample(
-                    prompt_ids=prompt_ids[row],
-                    response_ids=responses[row],
-                    old_logp=None,
-                    episode_id=episode,
-                    group_id=episode // group_size,
-                    turn=turn,
-                    task=task,
-                    messages=messages[row],
-                    prompt_text=texts[row],
-                    response_text=reply,
-                    action=projection.action,
-                    valid=projection.valid,
-                    reward=float(reward),
-                )
-            )
-            history[episode].append((observations[episode], projection.action if projection.valid else reply[-80:]))
-            observations[episode], infos[episode] = obs, info
-            if not (terminated or truncated):
-                still_active.append(episode)
-        active = still_active
+        active = _play_turn(policy, pool, state, active, turn, prompts, responses, group_size, batch)
         turn += 1
-    lengths = [0] * count
-    for sample in batch.samples:
-        lengths[sample.episode_id] += 1
-    for episode in range(count):
-        info = infos[episode]
-        task = info["task"]
-        profile = profile_for(task.env)
-        won = bool(info["won"])
-        return_ = episode_return(profile, won=won, env_reward=env_reward[episode], invalid_turns=invalid[episode])
-        batch.episodes.append(
-            EpisodeRecord(
-                episode_id=episode,
-                group_id=episode // group_size,
-                task_id=task.id,
-                task_type=task.task_type,
-                env=task.env,
-                return_=return_,
-                won=won,
-                score=float(info["score"]),
-                length=lengths[episode],
-                invalid_turns=invalid[episode],
-                env_reward=env_reward[episode],
-            )
-        )
+    batch.episodes = _episode_records(state, batch.samples, group_size)
     if score_old_logp and batch.samples:
-        device = next(policy.model.parameters()).device
         old = score_samples(
             policy.model,
             [s.prompt_ids for s in batch.samples],
@@ -259,9 +182,134 @@ def collect_rollouts(
             policy.tokenizer.pad_token_id,
             micro_batch_size=micro_batch_size,
             temperature=temperature if temperature > 0 else 1.0,
-            device=device,
+            device=next(policy.model.parameters()).device,
         )
         for sample, logp in zip(batch.samples, old, strict=True):
             sample.old_logp = logp
     batch.seconds = time.perf_counter() - started
     return batch
+
+
+@dataclass
+class _Episodes:
+    """Per-episode state of a collection: the latest observation and info, the (observation, action) history, the
+    summed env reward and the count of invalid turns."""
+
+    count: int
+    observations: list[str] = field(default_factory=list)
+    infos: list[dict[str, Any]] = field(default_factory=list)
+    history: list[list[tuple[str, str]]] = field(init=False)
+    env_reward: list[float] = field(init=False)
+    invalid: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.history = [[] for _ in range(self.count)]
+        self.env_reward = [0.0] * self.count
+        self.invalid = [0] * self.count
+
+
+def _turn_prompts(
+    policy: Policy,
+    state: _Episodes,
+    active: Sequence[int],
+    turn: int,
+    skills: Callable[[Task], str] | None,
+    max_prompt_tokens: int,
+) -> list[tuple[list[int], list[dict[str, str]], str]]:
+    """``(prompt ids, chat messages, templated text)`` of this turn for each active episode."""
+    out = []
+    for episode in active:
+        task: Task = state.infos[episode]["task"]
+        chat = build_messages(
+            profile_for(task.env),
+            task.instruction,
+            state.observations[episode],
+            state.infos[episode]["admissible_actions"],
+            state.history[episode],
+            step=turn,
+        )
+        text = policy.chat_prompt(chat)
+        if skills is not None:
+            text = privileged_prefix(skills(task)) + text
+        out.append((policy.encode(text)[-max_prompt_tokens:], chat, text))
+    return out
+
+
+def _play_turn(
+    policy: Policy,
+    pool: EnvPool,
+    state: _Episodes,
+    active: Sequence[int],
+    turn: int,
+    prompts: Sequence[tuple[list[int], list[dict[str, str]], str]],
+    responses: Sequence[list[int]],
+    group_size: int,
+    batch: RolloutBatch,
+) -> list[int]:
+    """Step each active episode's env with the action projected from its reply, record the turn-sample in
+    ``batch``, and return the episodes still running."""
+    still_active = []
+    for row, episode in enumerate(active):
+        task = state.infos[episode]["task"]
+        reply = policy.decode(responses[row])
+        projection = project_action(profile_for(task.env), reply)
+        obs, reward, terminated, truncated, info = pool.envs[episode].step(projection.action)
+        state.env_reward[episode] += float(reward)
+        state.invalid[episode] += int(not projection.valid)
+        batch.generated_tokens += len(responses[row])
+        prompt_ids, messages, text = prompts[row]
+        batch.samples.append(
+            TurnSample(
+                prompt_ids=prompt_ids,
+                response_ids=responses[row],
+                old_logp=None,
+                episode_id=episode,
+                group_id=episode // group_size,
+                turn=turn,
+                task=task,
+                messages=messages,
+                prompt_text=text,
+                response_text=reply,
+                action=projection.action,
+                valid=projection.valid,
+                reward=float(reward),
+            )
+        )
+        # An invalid reply has no action: the history shows its tail, so the next turn sees what went wrong.
+        state.history[episode].append(
+            (state.observations[episode], projection.action if projection.valid else reply[-80:])
+        )
+        state.observations[episode], state.infos[episode] = obs, info
+        if not (terminated or truncated):
+            still_active.append(episode)
+    return still_active
+
+
+def _episode_records(state: _Episodes, samples: Sequence[TurnSample], group_size: int) -> list[EpisodeRecord]:
+    """Each episode's outcome from its final info; its length is its number of turn-samples."""
+    lengths = [0] * state.count
+    for sample in samples:
+        lengths[sample.episode_id] += 1
+    records = []
+    for episode in range(state.count):
+        info = state.infos[episode]
+        task = info["task"]
+        won = bool(info["won"])
+        invalid = state.invalid[episode]
+        env_reward = state.env_reward[episode]
+        records.append(
+            EpisodeRecord(
+                episode_id=episode,
+                group_id=episode // group_size,
+                task_id=task.id,
+                task_type=task.task_type,
+                env=task.env,
+                return_=episode_return(profile_for(task.env), won=won, env_reward=env_reward, invalid_turns=invalid),
+                won=won,
+                score=float(info["score"]),
+                length=lengths[episode],
+                invalid_turns=invalid,
+                env_reward=env_reward,
+            )
+        )
+    return records
