@@ -1,4 +1,5 @@
-"""The teacher branch: its input (skill prefix, system placement, left truncation), its scores, its skill provider."""
+"""The teacher (sdar_agent.teacher): its input (skill prefix, system placement, left truncation), its scores and
+per-micro-batch logits, its choice of weights, its skill provider."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import two_choice_env
 
 from sdar_agent.config import TrainConfig
 from sdar_agent.policy import TinyConfig, build_tiny_policy
+from sdar_agent.rollout import TurnSample
 from sdar_agent.scoring import pad_samples, score_tokens
-from sdar_agent.teacher import SkillProvider, teacher_prompt_ids
+from sdar_agent.teacher import SkillProvider, Teacher, teacher_prompt_ids
 from sdar_agent.trainer import Trainer
 from sdar_envs.core import Task
 from skillbank import SkillBank, render
@@ -115,6 +117,61 @@ def test_left_truncation_keeps_the_response_scoring_aligned():
             alone = score_tokens(policy.model, pad_samples([prompt], [response], 0), with_entropy=False).logp[0]
             torch.testing.assert_close(batch[row, : len(response)], alone, rtol=1e-5, atol=1e-5)
     assert rows.response_ids[0, : len(responses[0])].tolist() == responses[0]
+
+
+def _samples(policy) -> list[TurnSample]:
+    replies = ["<think>a</think><action>look</action><|im_end|>", "<action>x"]
+    return [
+        TurnSample(
+            prompt_ids=policy.encode(policy.chat_prompt(_MESSAGES)),
+            response_ids=policy.encode(reply),
+            old_logp=None,
+            episode_id=i,
+            group_id=0,
+            turn=0,
+            task=_TASK,
+            messages=_MESSAGES,
+            prompt_text=policy.chat_prompt(_MESSAGES),
+            response_text=reply,
+            action="look",
+            valid=True,
+            reward=0.0,
+        )
+        for i, reply in enumerate(replies)
+    ]
+
+
+@pytest.mark.parametrize("optimizer_steps", [1, 2])
+def test_teacher_logits_come_from_the_live_weights_for_one_step_and_a_frozen_copy_for_several(optimizer_steps):
+    policy = _policy()
+    samples = _samples(policy)
+    teacher = Teacher(policy, lambda task: "use the microwave " * 8, needs_logits=True, max_prompt_tokens=10_000)
+    batch = teacher.prepare(policy.model, samples, optimizer_steps=optimizer_steps)
+    assert batch.logp is None and batch.prompts == teacher.prompts(samples)
+    assert (batch.model is policy.model) == (optimizer_steps == 1)
+    if optimizer_steps > 1:
+        assert not batch.model.training and not any(p.requires_grad for p in batch.model.parameters())
+    width = max(len(s.response_ids) for s in samples)
+    logp, logits = teacher.micro_batch(batch, [1, 0], width)
+    assert logp.shape == (2, width) and logits.shape == (2, width, policy.model.config.vocab_size)
+    scores = teacher.scores(policy.model, samples, batch.prompts)
+    for row, i in enumerate([1, 0]):  # the per-micro-batch pass gives the sampled-token scores too
+        n = len(samples[i].response_ids)
+        torch.testing.assert_close(logp[row, :n], scores[i], rtol=1e-5, atol=1e-5)
+
+
+def test_sampled_token_teachers_score_once_and_pad_per_micro_batch():
+    policy = _policy()
+    samples = _samples(policy)
+    teacher = Teacher(policy, lambda task: "use the microwave", max_prompt_tokens=10_000)
+    batch = teacher.prepare(policy.model, samples, optimizer_steps=3)
+    assert batch.model is None and batch.logp is not None and batch.seconds > 0
+    width = max(len(s.response_ids) for s in samples) + 2
+    logp, logits = teacher.micro_batch(batch, [1], width)
+    assert logits is None and logp.shape == (1, width)
+    n = len(samples[1].response_ids)
+    assert torch.equal(logp[0, :n], batch.logp[1]) and not logp[0, n:].any()
+    assert teacher.metrics(batch)["teacher/truncated_frac"] == 0.0
 
 
 def _trainer(tmp_path, **overrides) -> Trainer:
