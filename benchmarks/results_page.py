@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import resource
 import statistics
@@ -33,10 +32,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from sdar_agent.leaderboard import machine_description
+from sdar_envs.agents import NoisyExpertAgent
 
-from leaderboard import machine_description, random_action  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 COMMAND = "python benchmarks/results_page.py"
 
@@ -63,8 +62,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ env speed
-def measure_env(env_id: str, kwargs: dict[str, Any], name: str, *, steps: int, seconds: float) -> dict[str, Any]:
-    """Play up to ``steps`` steps (or ``seconds`` of stepping) and time every reset and step.
+def measure_env(env_id: str, kwargs: dict[str, Any], *, steps: int, seconds: float) -> dict[str, Any]:
+    """Play up to ``steps`` steps (or ``seconds`` of stepping) with :class:`~sdar_envs.agents.NoisyExpertAgent`
+    (expert 70% of the time, seed 0) and time every reset and step.
 
     One untimed warm-up episode comes first (lazy index builds, server start, first engine load are counted in
     ``make_s`` instead)."""
@@ -72,7 +72,7 @@ def measure_env(env_id: str, kwargs: dict[str, Any], name: str, *, steps: int, s
 
     import sdar_envs  # noqa: F401
 
-    rng = random.Random(0)
+    agent = NoisyExpertAgent(0.7, seed=0)
     started = time.perf_counter()
     env = gym.make(env_id, **kwargs)
     obs, info = env.reset(seed=10_000)
@@ -89,18 +89,13 @@ def measure_env(env_id: str, kwargs: dict[str, Any], name: str, *, steps: int, s
             t = time.perf_counter()
             obs, info = env.reset(seed=episodes)
             resets.append(time.perf_counter() - t)
-            observations, instruction = [obs], info["task"].instruction
+            agent.reset(obs, info)
             episodes += 1
             while len(step_times) < steps:
-                expert = info.get("expert_action")
-                if expert and rng.random() < 0.7:
-                    action = expert
-                else:
-                    action = random_action(name, instruction, observations, info, rng)
+                action = agent.act(obs, info)
                 t = time.perf_counter()
                 obs, _, terminated, truncated, info = env.step(action)
                 step_times.append(time.perf_counter() - t)
-                observations.append(obs)
                 if terminated or truncated:
                     break
     finally:
@@ -127,7 +122,7 @@ def env_speed(steps: int, seconds: float) -> list[dict[str, Any]]:
             for split in _ALFWORLD_SPLITS:
                 kwargs["split"] = split
                 try:
-                    row = measure_env(env_id, kwargs, name, steps=steps, seconds=seconds)
+                    row = measure_env(env_id, kwargs, steps=steps, seconds=seconds)
                     break
                 except FileNotFoundError as error:
                     tried.append(str(error).splitlines()[0])
@@ -136,7 +131,7 @@ def env_speed(steps: int, seconds: float) -> list[dict[str, Any]]:
                 continue
         else:
             try:
-                row = measure_env(env_id, kwargs, name, steps=steps, seconds=seconds)
+                row = measure_env(env_id, kwargs, steps=steps, seconds=seconds)
             except (FileNotFoundError, ImportError, OSError) as error:
                 rows.append({"env": name, "transport": transport, "error": str(error).splitlines()[0][:300]})
                 continue

@@ -1,4 +1,4 @@
-"""The ``sdar`` command: ``sdar train``, ``sdar eval``, ``sdar plot``.
+"""The ``sdar`` command: ``sdar train``, ``sdar eval``, ``sdar plot``, ``sdar leaderboard``.
 
 Examples::
 
@@ -7,6 +7,7 @@ Examples::
     sdar train --env searchqa --method sdar --skill-strategy ucb --gate soft_or --gate-beta 5 --sd-coef 0.01
     sdar eval --model runs/sdar/model --env alfworld --split eval_out_of_distribution
     sdar plot runs/sdar
+    sdar leaderboard --runs runs/grpo runs/sdar --seeds 3  # the paper's main table (see sdar_agent.leaderboard)
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = commands.add_parser("plot", help="write training-curve PNGs of a run")
     plot.add_argument("run_dir", help="a `sdar train` output directory (holds metrics.jsonl)")
+
+    from sdar_agent.leaderboard.cli import DESCRIPTION, add_arguments
+
+    board = commands.add_parser(
+        "leaderboard", help="evaluate agents and trained runs on every env (the paper's table)", description=DESCRIPTION
+    )
+    add_arguments(board)
     return parser
 
 
@@ -139,10 +147,19 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leaderboard(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from sdar_agent.leaderboard.cli import run
+
+    # the command as typed goes into the leaderboard's Markdown
+    return run(args, ["sdar", *(sys.argv[1:] if argv is None else argv)])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sdar`` command."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "leaderboard":
+            return _leaderboard(args, argv)
         return {"train": _train, "eval": _eval, "plot": _plot}[args.command](args)
     except (FileNotFoundError, ValueError, ModuleNotFoundError) as error:
         print(f"sdar {args.command}: error: {error}", file=sys.stderr)

@@ -1,21 +1,19 @@
-"""The leaderboard (``benchmarks/leaderboard.py``): table layout, intervals, cache/resume, reference agents, outputs."""
+"""The leaderboard (:mod:`sdar_agent.leaderboard`): table layout, intervals, cache/resume, reference agents, outputs."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
+import dataclasses
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "leaderboard.py"
-_SPEC = importlib.util.spec_from_file_location("leaderboard", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-lb = importlib.util.module_from_spec(_SPEC)
-sys.modules["leaderboard"] = lb
-_SPEC.loader.exec_module(lb)
+import sdar_agent.leaderboard as lb
+from sdar_agent.cli import build_parser as sdar_parser
+from sdar_agent.leaderboard.cli import build_parser
 
 SEARCHQA = lb.ENVS["searchqa"]
 WEBSHOP = lb.ENVS["webshop"]
@@ -103,7 +101,10 @@ def test_identical_seeds_fall_back_to_the_wilson_interval_of_pooled_episodes():
 
 
 def test_markdown_table_follows_the_paper_layout_with_id_ood_marks():
-    agents = [lb.Agent("random", "Random", "random"), lb.Agent("run-a", "GRPO", "model", "m", envs=("searchqa",))]
+    agents = [
+        lb.BoardAgent("random", "Random", "random"),
+        lb.BoardAgent("run-a", "GRPO", "model", "m", envs=("searchqa",)),
+    ]
     results = [
         _searchqa("Random", 0, dict.fromkeys(SEARCHQA.groups, 0.0)),
         _result("Random", "webshop", "test_128", 0, {"all": (8, 0.0, 0.25)}),
@@ -141,7 +142,7 @@ def test_markdown_table_follows_the_paper_layout_with_id_ood_marks():
 
 
 def test_interrupted_run_resumes_with_only_the_missing_cells(tmp_path):
-    agents = [lb.Agent("a", "A", "random"), lb.Agent("b", "B", "random")]
+    agents = [lb.BoardAgent("a", "A", "random"), lb.BoardAgent("b", "B", "random")]
     calls: list[tuple[str, int]] = []
 
     def fake_play(agent, spec, split, seed, settings, models):
@@ -167,13 +168,13 @@ def test_interrupted_run_resumes_with_only_the_missing_cells(tmp_path):
 
 @pytest.fixture(scope="module")
 def searchqa_subset():
-    return lb.dataclasses.replace(SEARCHQA, groups=("single_hop", "three_hop"))
+    return dataclasses.replace(SEARCHQA, groups=("single_hop", "three_hop"))
 
 
 def test_expert_solves_every_searchqa_question_of_a_small_subset(searchqa_subset):
     for group in searchqa_subset.groups:
         result = lb.play_scripted(
-            lb.Agent("expert", "Expert", "expert"),
+            lb.BoardAgent("expert", "Expert", "expert"),
             searchqa_subset,
             "test",
             group=group,
@@ -186,7 +187,7 @@ def test_expert_solves_every_searchqa_question_of_a_small_subset(searchqa_subset
 
 def test_random_agent_plays_well_formed_actions_and_almost_never_answers_right(searchqa_subset):
     result = lb.play_scripted(
-        lb.Agent("random", "Random", "random"),
+        lb.BoardAgent("random", "Random", "random"),
         searchqa_subset,
         "test",
         group="bridge",
@@ -196,21 +197,15 @@ def test_random_agent_plays_well_formed_actions_and_almost_never_answers_right(s
     )
     assert result["episodes"] == 6
     assert result["success"] <= 1 / 6
-    rng = lb.random.Random(0)
-    for _ in range(50):
-        action = lb.random_action("searchqa", "Who wrote the novel X?", ['Doc 1(Title: "Alma Rey") t'], {}, rng)
-        assert action.startswith(("<search> ", "<answer> "))
-    assert lb.random_action("alfworld", "put a cup", [], {"admissible_actions": ["look"]}, rng) == "look"
-    assert lb.random_action("webshop", "red shoes", [], {"admissible_actions": []}, rng).startswith("search[")
 
 
 def test_cells_table_csv_markdown_and_png_are_written(tmp_path, searchqa_subset):
-    spec = lb.dataclasses.replace(searchqa_subset, groups=("single_hop",))
-    agents = [lb.Agent("random", "Random", "random"), lb.Agent("expert", "Expert", "expert")]
+    spec = dataclasses.replace(searchqa_subset, groups=("single_hop",))
+    agents = [lb.BoardAgent("random", "Random", "random"), lb.BoardAgent("expert", "Expert", "expert")]
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "success": s / 4}) for s in (1, 2, 3)) + "\n")
-    agents.append(lb.Agent("r", "GRPO", "model", "unused", envs=("webshop",), run_dir=str(run)))
+    agents.append(lb.BoardAgent("r", "GRPO", "model", "unused", envs=("webshop",), run_dir=str(run)))
     results = lb.run_cells(tmp_path, agents, [spec], [0, 1], lb.EvalSettings(per_group=2), progress=False)
     assert len(results) == 4  # the run is restricted to webshop
     table = lb.aggregate(results, [spec])
@@ -223,3 +218,44 @@ def test_cells_table_csv_markdown_and_png_are_written(tmp_path, searchqa_subset)
     assert (float(expert["mean"]), expert["seeds"], expert["episodes"]) == (100.0, "2", "4")
     assert prefix.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| Expert | 100.0 [51.0, 100.0] (4) | 100.0 (4) |" in text
+
+
+def test_the_script_and_the_sdar_subcommand_share_the_options():
+    script = {a.dest: a.default for a in build_parser()._actions}
+    sub = sdar_parser().parse_args(["leaderboard", "--envs", "searchqa", "--quick"])
+    assert sub.command == "leaderboard"
+    assert (sub.envs, sub.quick) == (["searchqa"], True)
+    assert {k: v for k, v in vars(sub).items() if k not in ("command", "envs", "quick")} == {
+        k: v for k, v in script.items() if k not in ("help", "envs", "quick")
+    }
+
+
+def test_the_thin_script_prints_the_leaderboard_help():
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "leaderboard.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    ).stdout
+    assert shown.startswith("usage: leaderboard ")
+    assert "--quick" in shown and "--runs" in shown
+
+
+def test_sdar_leaderboard_and_the_script_write_the_same_tables(tmp_path, capsys):
+    from sdar_agent.cli import main as sdar_main
+
+    options = ["--envs", "searchqa", "--agents", "random", "expert", "--per-group", "1", "--seeds", "1"]
+    options += ["--torch-threads", "0", "--no-progress"]
+    assert sdar_main(["leaderboard", *options, "--out", str(tmp_path / "a")]) == 0
+    assert lb.main([*options, "--out", str(tmp_path / "b")]) == 0
+    capsys.readouterr()
+    a = (tmp_path / "a" / "leaderboard.md").read_text()
+    b = (tmp_path / "b" / "leaderboard.md").read_text()
+    assert f"Command: `sdar leaderboard {' '.join(options)} --out {tmp_path / 'a'}`" in a
+    assert f"Command: `python benchmarks/leaderboard.py {' '.join(options)} --out {tmp_path / 'b'}`" in b
+    tables_a, tables_b = a[a.index("### Main table") :], b[b.index("### Main table") :]
+    assert tables_a == tables_b
+    assert "| Expert / oracle | 100.0 [20.7, 100.0] (1) |" in tables_a
+    assert (tmp_path / "a" / "leaderboard.csv").read_text() == (tmp_path / "b" / "leaderboard.csv").read_text()

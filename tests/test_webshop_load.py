@@ -6,7 +6,7 @@ import pytest
 
 from sdar_envs.webshop.catalog import catalog_cli_args, open_catalog
 from sdar_envs.webshop.env import WebShopEnv
-from sdar_envs.webshop.load import run_load
+from sdar_envs.webshop.load_test import run_load
 from sdar_envs.webshop.transport import local_server
 
 

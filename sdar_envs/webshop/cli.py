@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load_test(args: argparse.Namespace) -> int:
     from sdar_envs.webshop.catalog import catalog_cli_args
     from sdar_envs.webshop.env import WebShopEnv
-    from sdar_envs.webshop.load import run_load
+    from sdar_envs.webshop.load_test import run_load
     from sdar_envs.webshop.transport import local_server
 
     options = {

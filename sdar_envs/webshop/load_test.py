@@ -3,9 +3,10 @@
     sdar-webshop load-test --clients 32 --steps 200 [--base-url http://127.0.0.1:3000] [catalog options]
 
 Each client is a ``WebShopEnv`` (HTTP transport) in its own thread, on its own goals: it follows the oracle 70% of
-the time and a random admissible action otherwise (seeded), resetting after each purchase. After every step it
-checks isolation: a non-final page shows its own instruction, a results page its own last query, an item page the
-product it opened, a done page the product it bought. Only loopback servers are meant as targets.
+the time and a random click otherwise (:class:`~sdar_envs.agents.NoisyExpertAgent`, seeded with the client's index;
+a random search of ``tea``, ``black chair`` or ``lamp`` on the search page), resetting after each purchase. After
+every step it checks isolation: a non-final page shows its own instruction, a results page its own last query, an
+item page the product it opened, a done page the product it bought. Only loopback servers are meant as targets.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from sdar_envs.agents import NoisyExpertAgent
 from sdar_envs.webshop.engine import canonical_query, parse_action
 
 __all__ = ["LoadReport", "run_load"]
+
+# The searches of a client's random steps on the search page (the random part clicks everywhere else).
+_QUERIES = ("tea", "black chair", "lamp")
 
 
 @dataclass
@@ -39,23 +44,21 @@ class LoadReport:
 
 
 def _client(index: int, steps: int, make_env, report: LoadReport, lock: threading.Lock) -> None:
-    rng = random.Random(index)
+    rng = random.Random(index)  # the agent's draws and the next goal's index, in one reproducible stream
+    agent = NoisyExpertAgent(0.7, rng=rng, exclude=("search[<query>]",), queries=_QUERIES)
     env = make_env()
     n_tasks = env.num_tasks
     done_steps = episodes = purchases = 0
     errors: list[str] = []
     violations: list[str] = []
     try:
-        _, info = env.reset(options={"index": (index * 7919) % n_tasks})
+        obs, info = env.reset(options={"index": (index * 7919) % n_tasks})
+        agent.reset(obs, info)
         episodes += 1
         expected = {"query": "", "asin": ""}
         while done_steps < steps:
             page = env.page
-            if info["expert_action"] and rng.random() < 0.7:
-                action = info["expert_action"]
-            else:
-                choices = [a for a in info["admissible_actions"] if a != "search[<query>]"]
-                action = rng.choice(choices) if choices else f"search[{rng.choice(['tea', 'black chair', 'lamp'])}]"
+            action = agent.act(obs, info)
             parsed = parse_action(action)
             if parsed and parsed[0] == "search":
                 expected["query"] = canonical_query(parsed[1])
@@ -80,7 +83,8 @@ def _client(index: int, steps: int, make_env, report: LoadReport, lock: threadin
                 purchases += 1
                 if info["purchased_asin"] != page.asin:
                     violations.append(f"client {index}: bought {page.asin}, info says {info['purchased_asin']}")
-                _, info = env.reset(options={"index": rng.randrange(n_tasks)})
+                obs, info = env.reset(options={"index": rng.randrange(n_tasks)})
+                agent.reset(obs, info)
                 episodes += 1
                 expected = {"query": "", "asin": ""}
     except Exception as err:  # counted, reported by the caller
