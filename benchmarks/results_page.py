@@ -185,26 +185,17 @@ def retrieval_speed(passages: int, queries: int) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------------- trainer
 def trainer_worker(spec: dict[str, Any]) -> dict[str, Any]:
     """Train ``spec["steps"]`` steps in this process and return the mean per-step breakdown of steps 2.. and the
-    peak RSS. Teacher and reference scoring are timed by wrapping the trainer's ``score_samples``: in an update the
-    reference (when the KL term is on) is scored first, then the teacher (methods with a teacher)."""
+    peak RSS. Teacher and reference scoring times are the trainer's own ``time/teacher`` and ``time/reference``
+    metrics (both inside ``time/update``)."""
     import torch
 
     import sdar_agent.trainer as trainer_module
     from sdar_agent.config import TrainConfig
     from sdar_agent.methods import get_method
     from skillbank import SkillBank
+    from skillbank.render import render_body
 
     torch.set_num_threads(1)
-    timings: list[float] = []
-    original = trainer_module.score_samples
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        out = original(*args, **kwargs)
-        timings.append(time.perf_counter() - started)
-        return out
-
-    trainer_module.score_samples = timed  # type: ignore[assignment]
     method = get_method(spec["method"])
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig(
@@ -222,16 +213,14 @@ def trainer_worker(spec: dict[str, Any]) -> dict[str, Any]:
         )
         bank = SkillBank()
         trainer = trainer_module.Trainer(
-            config, skills=(lambda task: bank.prefix(task)) if method.use_teacher else None
+            config, skills=(lambda task: render_body(bank.retrieve(task))) if method.use_teacher else None
         )
         rows = []
         try:
             for _ in range(config.steps):
-                timings.clear()
                 metrics = trainer.train_step()
-                kl_on = trainer.reference is not None
-                ref_s = timings[0] if kl_on and timings else 0.0
-                teacher_s = timings[1 if kl_on else 0] if method.use_teacher and len(timings) > int(kl_on) else 0.0
+                ref_s = float(metrics.get("time/reference", 0.0))
+                teacher_s = float(metrics.get("time/teacher", 0.0))
                 rows.append(
                     {
                         "rollout_s": metrics["time/rollout"],
