@@ -48,8 +48,6 @@ MIN_DISTRACTORS = 3
 #: The upstream file names the generator writes, in the order :func:`generate_catalog` returns their records.
 FILE_NAMES: tuple[str, ...] = ("items_shuffle.json", "items_ins_v2.json", "items_human_ins.json")
 
-
-
 _ASIN_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 _INSTRUCTION_TEMPLATES: tuple[str, ...] = (
@@ -72,7 +70,6 @@ _BULLET_TEMPLATES: tuple[str, ...] = (
     "Designed with {attr} in mind.",
 )
 _DESCRIPTION_TEMPLATES: tuple[str, ...] = ("It offers {attr}.", "You also get {attr}.", "Built around {attr}.")
-
 
 
 def _title_case(text: str) -> str:
@@ -220,7 +217,6 @@ def _instruction(rng: random.Random, type_phrase: str, attrs: Sequence[str], opt
     if parts:
         text += ", " + ", ".join(parts)
     return text
-
 
 
 def goal_count(n_products: int, n_goals: int | None = None) -> int:
