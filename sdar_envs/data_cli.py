@@ -22,7 +22,7 @@ __all__ = ["main"]
 
 
 def _searchqa(args: argparse.Namespace) -> int:
-    from sdar_envs.searchqa.dataset import load_dataset
+    from sdar_envs.searchqa.dataset import DatasetSpec, load_dataset
     from sdar_envs.searchqa.generator import generate, write_dataset
 
     start = time.perf_counter()
@@ -36,7 +36,7 @@ def _searchqa(args: argparse.Namespace) -> int:
         )
         print(f"serve: sdar-retriever serve --corpus {out}/corpus.jsonl --port 8000")
     else:
-        dataset = load_dataset(seed=args.seed, num_passages=args.num_passages, backend=args.backend)
+        dataset = load_dataset(DatasetSpec(seed=args.seed, num_passages=args.num_passages, backend=args.backend))
         sizes = ", ".join(f"{name} {len(records)}" for name, records in dataset.splits.items())
         print(f"Search-QA data ready in {dataset.description} ({len(dataset.retriever)} passages; {sizes})")
     print(f"done in {time.perf_counter() - start:.1f} s")
