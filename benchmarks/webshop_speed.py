@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sdar_envs.webshop.catalog import catalog_cli_args, open_catalog
-from sdar_envs.webshop.generator import ensure_generated
+from sdar_envs.webshop.catalog import catalog_cli_args, ensure_generated, open_catalog
 from sdar_envs.webshop.engine import canonical_query
 from sdar_envs.webshop.env import WebShopEnv
 from sdar_envs.webshop.load import run_load

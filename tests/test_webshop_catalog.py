@@ -11,9 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdar_envs.webshop.catalog import PRICE_GRID, load_catalog, open_catalog, price_upper_for
+from sdar_envs.webshop.catalog import load_catalog, open_catalog
 from sdar_envs.webshop.generator import MIN_DISTRACTORS, ensure_generated
 from sdar_envs.webshop.reward import COLOR_SET, WebShopVerifier, fuzzy_ratio, normalize_color
+from sdar_envs.webshop.schema import PRICE_GRID, price_upper_for
 from sdar_envs.webshop.taxonomy import CATEGORY_ATTRIBUTES, QUERY_SPECS
 
 RAW_KEYS = {
@@ -262,7 +263,8 @@ def test_the_data_cli_generates_the_webshop_catalog(tmp_path, capsys):
 def test_catalog_spec_argv_spells_out_the_generated_catalog_and_parses_back(tmp_path, monkeypatch):
     import argparse
 
-    from sdar_envs.webshop.catalog import CatalogSpec, catalog_cli_args, default_cache_dir
+    from sdar_envs.webshop.catalog import CatalogSpec, catalog_cli_args
+    from sdar_envs.webshop.generator import default_cache_dir
 
     monkeypatch.chdir(tmp_path)
     spec = CatalogSpec(seed=3, n_products=200, cache_dir="cache", attributes_path="ignored.json")

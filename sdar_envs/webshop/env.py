@@ -129,7 +129,9 @@ class WebShopEnv(TextEnv):
             attributes_path=attributes_path,
             human_goals_path=human_goals_path,
         )
-        self.shop_options = ShopOptions(search_backend, upstream_option_quirk, noun_method)
+        self.shop_options = ShopOptions(
+            search_backend=search_backend, upstream_option_quirk=upstream_option_quirk, noun_method=noun_method
+        )
         self.catalog: Catalog = self.catalog_spec.open()
         self.split = split
         self._tasks = self.catalog.tasks(split)
