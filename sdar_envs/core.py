@@ -171,18 +171,6 @@ class Task:
     data_source: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable view (metadata included)."""
-        return {
-            "id": self.id,
-            "env": self.env,
-            "split": self.split,
-            "instruction": self.instruction,
-            "task_type": self.task_type,
-            "data_source": self.data_source,
-            "metadata": dict(self.metadata),
-        }
-
 
 @dataclass(frozen=True)
 class Verdict:

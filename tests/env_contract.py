@@ -1,4 +1,5 @@
-"""Checks of the environment contract (DESIGN.md) that every ``sdar/*`` env's tests reuse.
+"""Checks of the environment contract (:mod:`sdar_envs.core`: text spaces, deterministic ``reset``, the ``info`` keys)
+that every ``sdar/*`` env's tests reuse.
 
 Each env's test module calls these with its own id and kwargs, e.g.::
 
