@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from sdar_envs.core import Task, TextEnv, Verdict, make_info
+from sdar_envs.core import Task, TextEnv, Verdict, lookup_task, make_info
 from sdar_envs.searchqa.dataset import DatasetSpec, SearchQADataset, load_dataset
 from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
 from sdar_envs.searchqa.loaders import QARecord
@@ -160,12 +160,7 @@ class SearchQAEnv(TextEnv):
         return self._ids
 
     def get_task(self, task_id: str) -> Task:
-        try:
-            return self._tasks[task_id]
-        except KeyError:
-            raise KeyError(
-                f"no Search-QA task {task_id!r} in split {self.split!r} ({len(self._ids)} tasks, e.g. {self._ids[:2]})"
-            ) from None
+        return lookup_task(self._tasks, task_id, env="Search-QA", split=self.split)
 
     def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
         assert self.task is not None

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sdar_envs.core import Task, TextEnv, make_info
+from sdar_envs.core import Task, TextEnv, lookup_task, make_info
 from sdar_envs.webshop.catalog import DEFAULT_PRODUCTS, SPLITS, Catalog, CatalogSpec
 from sdar_envs.webshop.engine import Shop, ShopOptions, admissible_actions
 from sdar_envs.webshop.nouns import NounMethod
@@ -152,13 +152,7 @@ class WebShopEnv(TextEnv):
         return [t.id for t in self._tasks]
 
     def get_task(self, task_id: str) -> Task:
-        try:
-            return self._by_id[task_id]
-        except KeyError:
-            raise KeyError(
-                f"no WebShop task {task_id!r} in split {self.split!r} ({len(self._tasks)} tasks, ids like "
-                f"{self._tasks[0].id if self._tasks else 'fixed_0'!r})"
-            ) from None
+        return lookup_task(self._by_id, task_id, env="WebShop", split=self.split)
 
     # ---- transport ----------------------------------------------------------------------------------------------
     def _connect(self) -> InprocTransport | HTTPTransport:
