@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from sdar_envs.core import Task
-from sdar_envs.webshop.generator import DEFAULT_GOALS, DEFAULT_PRODUCTS, default_cache_dir, ensure_generated
+from sdar_envs.webshop.generator import (
+    DEFAULT_GOALS,
+    DEFAULT_PRODUCTS,
+    FILE_NAMES,
+    default_cache_dir,
+    ensure_generated,
+)
 from sdar_envs.webshop.schema import goal_record, load_product, price_text, price_upper_for
 
 __all__ = [
@@ -45,7 +51,6 @@ __all__ = [
     "CatalogSpec",
     "catalog_cli_args",
     "load_catalog",
-    "load_generated",
     "open_catalog",
     "product_text",
 ]
@@ -55,6 +60,26 @@ SPLIT_SEED = 233
 TEST_SIZE = 500
 EVAL_SUBSET = 128
 SPLITS: tuple[str, ...] = ("test", "train", "test_128", "all")
+
+
+def _goal(
+    product: Mapping[str, Any],
+    instruction: str,
+    attributes: list[str],
+    goal_options: Any,
+    price_upper: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A loaded goal: the instruction shown (``instruction_text``) is the instruction plus upstream's price phrase."""
+    return goal_record(
+        product,
+        instruction=instruction,
+        instruction_text=instruction + price_text(price_upper),
+        attributes=attributes,
+        goal_options=goal_options,
+        price_upper=price_upper,
+        **extra,
+    )
 
 
 def _human_goals(products: Mapping[str, dict], records: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
@@ -70,17 +95,10 @@ def _human_goals(products: Mapping[str, dict], records: Mapping[str, Any], seed:
                 continue
             price_upper = entry.get("price_upper")
             price_upper = float(price_upper) if price_upper else price_upper_for(product["price"], rng)
-            goals.append(
-                goal_record(
-                    product,
-                    instruction=instruction,
-                    instruction_text=instruction + price_text(price_upper),
-                    attributes=list(entry.get("instruction_attributes") or []),
-                    goal_options=[str(o).lower() for o in entry.get("instruction_options") or []],
-                    price_upper=price_upper,
-                    **({"distractors": entry["distractors"]} if "distractors" in entry else {}),
-                )
-            )
+            attributes = list(entry.get("instruction_attributes") or [])
+            goal_options = [str(o).lower() for o in entry.get("instruction_options") or []]
+            extra = {"distractors": entry["distractors"]} if "distractors" in entry else {}
+            goals.append(_goal(product, instruction, attributes, goal_options, price_upper, **extra))
     return goals
 
 
@@ -99,16 +117,8 @@ def _synthetic_goals(products: Mapping[str, dict], records: Mapping[str, Any], s
             option_text = ", and ".join(f"{k}: {v}" for k, v in goal_options.items())
             instruction = str(record["instruction"]).strip() + (f" with {option_text}" if option_text else "")
             price_upper = price_upper_for(product["price"], rng)
-            goals.append(
-                goal_record(
-                    product,
-                    instruction=instruction,
-                    instruction_text=instruction + price_text(price_upper),
-                    attributes=list(record.get("instruction_attributes") or []),
-                    goal_options=goal_options,
-                    price_upper=price_upper,
-                )
-            )
+            attributes = list(record.get("instruction_attributes") or [])
+            goals.append(_goal(product, instruction, attributes, goal_options, price_upper))
     return goals
 
 
@@ -226,18 +236,6 @@ def load_catalog(
     return Catalog(products, goals, source, products_path.parent, digest.hexdigest()[:16])
 
 
-def load_generated(
-    seed: int = 0,
-    n_products: int = DEFAULT_PRODUCTS,
-    n_goals: int | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> Catalog:
-    """The generated catalog (generated into the cache on first use)."""
-    directory = ensure_generated(seed, n_products, n_goals, cache_dir)
-    names = ("items_shuffle.json", "items_ins_v2.json", "items_human_ins.json")
-    return load_catalog(*(directory / name for name in names), data_source="generated")
-
-
 def product_text(product: Mapping[str, Any]) -> str:
     """The text the search index holds for a product: title, description, bullet points and option values."""
     parts: list[str] = [product["Title"], product["Description"], *product["BulletPoints"]]
@@ -345,8 +343,9 @@ class CatalogSpec:
         if self not in _OPEN_CATALOGS:
             if self.products_path is not None:
                 catalog = load_catalog(self.products_path, self.attributes_path, self.human_goals_path)
-            else:
-                catalog = load_generated(self.seed, self.n_products, self.n_goals, self.cache_dir)
+            else:  # generated into the cache on first use, then loaded like the official files
+                directory = ensure_generated(self.seed, self.n_products, self.n_goals, self.cache_dir)
+                catalog = load_catalog(*(directory / name for name in FILE_NAMES), data_source="generated")
             _OPEN_CATALOGS[self] = catalog
         return _OPEN_CATALOGS[self]
 

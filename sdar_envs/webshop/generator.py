@@ -2,7 +2,8 @@
 
 :func:`generate_catalog` returns the records of upstream's three files (see :mod:`sdar_envs.webshop.catalog` for
 their schemas); :func:`ensure_generated` writes them once into the cache, from where
-:func:`~sdar_envs.webshop.catalog.load_generated` loads them with the same loader as the official files. The
+:meth:`CatalogSpec.open <sdar_envs.webshop.catalog.CatalogSpec.open>` loads them with the same loader as the
+official files. The
 vocabulary (categories, queries, product types, attributes, option axes, price ranges) is
 :mod:`sdar_envs.webshop.taxonomy`.
 
