@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sdar_envs.core import Task, TextEnv, lookup_task, make_info
-from sdar_envs.webshop.catalog import DEFAULT_PRODUCTS, SPLITS, Catalog, CatalogSpec
+from sdar_envs.webshop.catalog import SPLITS, Catalog, CatalogSpec
 from sdar_envs.webshop.engine import Shop, ShopOptions, admissible_actions
+from sdar_envs.webshop.generator import DEFAULT_PRODUCTS
 from sdar_envs.webshop.nouns import NounMethod
 from sdar_envs.webshop.oracle import oracle_action, target_missing
 from sdar_envs.webshop.pages import Page
