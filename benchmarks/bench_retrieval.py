@@ -8,8 +8,9 @@ Markdown file (``benchmarks/results/retrieval.md``)::
 
 Corpus: by default the Search-QA generator's corpus (``sdar_envs.searchqa.generator.generate``) with its questions
 as queries (target: the question's first gold passage); ``--workload synthetic`` uses
-:func:`sdar_envs.retrieval.synthetic.synthetic_corpus` instead; ``--corpus PATH`` reads a Search-R1 jsonl(.gz) and
-queries a title-plus-words sample of its passages (the passage the query was drawn from is its target).
+:func:`synthetic_corpus.synthetic_corpus` (``benchmarks/synthetic_corpus.py``) instead; ``--corpus PATH`` reads a
+Search-R1 jsonl(.gz) and queries a title-plus-words sample of its passages (the passage the query was drawn from is
+its target).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from synthetic_corpus import synthetic_corpus  # benchmarks/synthetic_corpus.py, beside this script
+
 from sdar_envs.retrieval import available_backends, build_index, load_index, read_corpus, split_title
-from sdar_envs.retrieval.synthetic import synthetic_corpus
 
 K = 10
 
@@ -118,7 +120,7 @@ def run_one(args: argparse.Namespace) -> None:
 def bench_server(docs: list[tuple[str, str]], queries: list[str]) -> dict[str, float]:
     """Loopback round trips through ``sdar-retriever``'s server and :class:`HTTPRetriever` (default backend, k=3)."""
     from sdar_envs.retrieval import HTTPRetriever
-    from sdar_envs.retrieval_server import serve_in_thread
+    from sdar_envs.retrieval.server import serve_in_thread
 
     index = build_index(docs)
     server, url = serve_in_thread(index, dict(docs))

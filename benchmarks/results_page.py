@@ -145,7 +145,7 @@ def env_speed(steps: int, seconds: float) -> list[dict[str, Any]]:
 def retrieval_speed(passages: int, queries: int) -> dict[str, Any]:
     """Build time and queries/s of each available backend on the Search-QA generator corpus; loopback server."""
     from sdar_envs.retrieval import HTTPRetriever, available_backends, build_index
-    from sdar_envs.retrieval_server import serve_in_thread
+    from sdar_envs.retrieval.server import serve_in_thread
     from sdar_envs.searchqa.generator import generate
 
     data = generate(seed=0, num_passages=passages)

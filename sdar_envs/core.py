@@ -44,6 +44,7 @@ __all__ = [
     "Verdict",
     "Verifier",
     "check_info",
+    "lookup_task",
     "make_info",
 ]
 
@@ -171,18 +172,6 @@ class Task:
     data_source: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable view (metadata included)."""
-        return {
-            "id": self.id,
-            "env": self.env,
-            "split": self.split,
-            "instruction": self.instruction,
-            "task_type": self.task_type,
-            "data_source": self.data_source,
-            "metadata": dict(self.metadata),
-        }
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -241,6 +230,16 @@ def make_info(
         info["expert_action"] = expert_action
     info.update(extra)
     return info
+
+
+def lookup_task(tasks: Mapping[str, Task], task_id: str, *, env: str, split: str) -> Task:
+    """``tasks[task_id]``, or the ``KeyError`` every :meth:`TextEnv.get_task` raises for an unknown id: it names the
+    env (``env``, as people write it: ``"ALFWorld"``), the split, how many tasks it has and what an id looks like."""
+    try:
+        return tasks[task_id]
+    except KeyError:
+        example = f"; ids look like {next(iter(tasks))!r}" if tasks else ""
+        raise KeyError(f"no {env} task {task_id!r} in split {split!r} ({len(tasks)} tasks{example})") from None
 
 
 def check_info(info: Mapping[str, Any]) -> None:

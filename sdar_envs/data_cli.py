@@ -22,7 +22,7 @@ __all__ = ["main"]
 
 
 def _searchqa(args: argparse.Namespace) -> int:
-    from sdar_envs.searchqa.dataset import load_dataset
+    from sdar_envs.searchqa.dataset import DatasetSpec, load_dataset
     from sdar_envs.searchqa.generator import generate, write_dataset
 
     start = time.perf_counter()
@@ -36,7 +36,7 @@ def _searchqa(args: argparse.Namespace) -> int:
         )
         print(f"serve: sdar-retriever serve --corpus {out}/corpus.jsonl --port 8000")
     else:
-        dataset = load_dataset(seed=args.seed, num_passages=args.num_passages, backend=args.backend)
+        dataset = load_dataset(DatasetSpec(seed=args.seed, num_passages=args.num_passages, backend=args.backend))
         sizes = ", ".join(f"{name} {len(records)}" for name, records in dataset.splits.items())
         print(f"Search-QA data ready in {dataset.description} ({len(dataset.retriever)} passages; {sizes})")
     print(f"done in {time.perf_counter() - start:.1f} s")
@@ -44,12 +44,10 @@ def _searchqa(args: argparse.Namespace) -> int:
 
 
 def _webshop(args: argparse.Namespace) -> int:
-    from sdar_envs.webshop.cli import main_webshop
+    from sdar_envs.webshop.catalog import CatalogSpec
+    from sdar_envs.webshop.cli import generate
 
-    argv = ["--seed", str(args.seed), "--products", str(args.products)]
-    argv += ["--goals", str(args.goals)] if args.goals is not None else []
-    argv += ["--cache-dir", args.cache_dir] if args.cache_dir else []
-    return main_webshop(argv)
+    return generate(CatalogSpec.from_args(args))
 
 
 def _alfworld(args: argparse.Namespace) -> int:
@@ -62,6 +60,7 @@ def _alfworld(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
+    from sdar_envs.webshop.catalog import CatalogSpec
 
     parser = argparse.ArgumentParser(prog="sdar-data", description="Generate the data of an sdar environment.")
     commands = parser.add_subparsers(dest="env", required=True)
@@ -77,10 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sqa.add_argument("--backend", default="default", help="retrieval backend of the cached index (default: default)")
     sqa.set_defaults(run=_searchqa)
     shop = commands.add_parser("webshop", help="the WebShop catalog and goals (cached)")
-    shop.add_argument("--seed", type=int, default=0, help="generation seed (default %(default)s)")
-    shop.add_argument("--products", type=int, default=1000, help="products (default %(default)s)")
-    shop.add_argument("--goals", type=int, default=None, help="goals (default max(1600, products / 10))")
-    shop.add_argument("--cache-dir", default=None, help="cache root (default $SDAR_CACHE/webshop or ~/.cache/sdar)")
+    CatalogSpec.add_arguments(shop, files=False)
     shop.set_defaults(run=_webshop)
     alf = commands.add_parser("alfworld", help="the generated ALFWorld games (written into the cache)")
     alf.add_argument(

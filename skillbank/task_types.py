@@ -49,6 +49,9 @@ __all__ = [
 GENERAL = "general"
 """Task-type tag of a skill that applies to every task of its env."""
 
+#: ALFWorld's six task types in upstream's order (``alfred_tw_env.TASK_TYPES``). A copy of
+#: ``sdar_envs.alfworld.games.TASK_TYPES``, the env's definition, because ``skillbank`` imports nothing from the env
+#: packages; ``tests/test_skillbank_task_types.py`` checks that the two agree.
 ALFWORLD_TASK_TYPES: tuple[str, ...] = (
     "pick_and_place_simple",
     "look_at_obj_in_light",

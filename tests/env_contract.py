@@ -1,4 +1,5 @@
-"""Checks of the environment contract (DESIGN.md) that every ``sdar/*`` env's tests reuse.
+"""Checks of the environment contract (:mod:`sdar_envs.core`: text spaces, deterministic ``reset``, the ``info`` keys)
+that every ``sdar/*`` env's tests reuse.
 
 Each env's test module calls these with its own id and kwargs, e.g.::
 
@@ -19,7 +20,8 @@ from sdar_envs.core import FreeText, check_info
 
 
 def assert_env_contract(env_id: str, **kwargs: Any) -> None:
-    """``check_env`` passes, spaces are text, reset is deterministic and info follows the contract."""
+    """``check_env`` passes, spaces are text, reset is deterministic (by seed, index and task id), an unknown task id
+    raises a ``KeyError`` that says what ids look like, and info follows the contract."""
     env = gym.make(env_id, **kwargs)
     try:
         check_env(env.unwrapped, skip_render_check=True)
@@ -36,6 +38,12 @@ def assert_env_contract(env_id: str, **kwargs: Any) -> None:
         task_id = info_index["task"].id
         _, info_id = env.reset(options={"task_id": task_id})
         assert info_id["task"].id == task_id
+        try:
+            env.reset(options={"task_id": "no-such-task"})
+        except KeyError as err:  # core.lookup_task: names the id and the split, shows what an id looks like
+            assert "'no-such-task'" in str(err) and f"ids look like {env.unwrapped.task_ids()[0]!r}" in str(err)
+        else:
+            raise AssertionError("an unknown task_id must raise KeyError")
     finally:
         env.close()
 

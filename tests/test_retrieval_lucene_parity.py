@@ -1,8 +1,7 @@
 """The default backend agrees with Lucene (pyserini, Search-R1's BM25 engine): mean top-10 overlap >= 0.8.
 
 Measured on 200 questions over a 5k-passage Search-QA corpus from the shipped generator (the 50k default corpus is
-covered by ``benchmarks/bench_retrieval.py``; 5k keeps this test to a few seconds). Where the Search-QA generator
-is not importable, the seeded synthetic encyclopedia of :mod:`sdar_envs.retrieval.synthetic` stands in.
+covered by ``benchmarks/bench_retrieval.py``; 5k keeps this test to a few seconds).
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from sdar_envs.retrieval import DEFAULT_BACKEND, available_backends, build_index
+from sdar_envs.searchqa.generator import generate
 
 if "lucene" not in available_backends():
     pytest.skip(
@@ -22,13 +22,6 @@ NUM_QUERIES = 200
 
 
 def _workload() -> tuple[list[tuple[str, str]], list[str]]:
-    try:
-        from sdar_envs.searchqa.generator import generate
-    except ImportError:
-        from sdar_envs.retrieval.synthetic import synthetic_corpus
-
-        corpus = synthetic_corpus(NUM_PASSAGES, NUM_QUERIES, seed=0)
-        return corpus.docs, [q for q, _ in corpus.queries]
     data = generate(seed=0, num_passages=NUM_PASSAGES)
     questions = [r["question"] for split in ("test", "validation", "train") for r in data.questions[split]]
     return data.corpus, questions[:NUM_QUERIES]

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdar_envs.retrieval import HTTPRetriever, RetrievalServerError, available_backends, build_index, load_index
-from sdar_envs.retrieval_server import main, serve_in_thread
+from sdar_envs.retrieval.server import main, serve_in_thread
 
 CORPUS = {
     "0": '"Evan Morris"\nEvan Morris was a lobbyist for the Veloria shipping guild.',

@@ -37,6 +37,21 @@ def test_vector_envs_run_the_expert(small_kwargs, mode):
     assert_vector_envs_work("sdar/SearchQA-v0", mode=mode, num_envs=2, split="test", **small_kwargs)
 
 
+def test_the_envs_data_keywords_are_the_dataset_spec_and_envs_share_its_dataset(env, small_kwargs):
+    import dataclasses
+    import inspect
+
+    from sdar_envs.searchqa.dataset import DatasetSpec, load_dataset
+    from sdar_envs.searchqa.env import SearchQAEnv
+
+    names = [f.name for f in dataclasses.fields(DatasetSpec)]
+    parameters = inspect.signature(SearchQAEnv).parameters
+    assert all(parameters[name].default == getattr(DatasetSpec(), name) for name in names)
+    spec = DatasetSpec(**small_kwargs)
+    assert env.unwrapped.dataset_spec == spec
+    assert load_dataset(spec, split="test") is env.unwrapped.dataset  # one corpus and index per process
+
+
 def test_invalid_actions_are_harmless(env):
     actions = ["", "look", "<search>unclosed", "<search>a</search><answer>b</answer>"[:-9], "<answer>x</search>"]
     actions += ["<search><search>q</search>", "<search>a<answer>b</answer>", "\x00\ud800", "<" * 10_000]

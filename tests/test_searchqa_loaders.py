@@ -10,7 +10,7 @@ import pytest
 
 import sdar_envs  # noqa: F401
 from sdar_envs.retrieval import build_index
-from sdar_envs.retrieval_server import serve_in_thread
+from sdar_envs.retrieval.server import serve_in_thread
 from sdar_envs.searchqa.loaders import read_corpus, read_qa
 
 CORPUS = [

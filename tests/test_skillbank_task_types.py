@@ -120,3 +120,10 @@ def test_webshop_family_is_the_normalised_category_and_matches_whole_words():
 def test_unknown_env_is_rejected():
     with pytest.raises(ValueError, match="unknown env 'babyai'"):
         task_family(TaskRecord(env="babyai"))
+
+
+def test_alfworld_task_types_agree_with_the_envs_definition():
+    # skillbank keeps its own copy (it must not import sdar_envs); the env's TASK_TYPES is the definition
+    from sdar_envs.alfworld.games import TASK_TYPES
+
+    assert ALFWORLD_TASK_TYPES == TASK_TYPES

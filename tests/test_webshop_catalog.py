@@ -11,15 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdar_envs.webshop.catalog import (
-    MIN_DISTRACTORS,
-    PRICE_GRID,
-    ensure_generated,
-    load_catalog,
-    open_catalog,
-    price_upper_for,
-)
+from sdar_envs.webshop.catalog import load_catalog, open_catalog
+from sdar_envs.webshop.generator import MIN_DISTRACTORS, ensure_generated
 from sdar_envs.webshop.reward import COLOR_SET, WebShopVerifier, fuzzy_ratio, normalize_color
+from sdar_envs.webshop.schema import PRICE_GRID, price_upper_for
 from sdar_envs.webshop.taxonomy import CATEGORY_ATTRIBUTES, QUERY_SPECS
 
 RAW_KEYS = {
@@ -262,3 +257,57 @@ def test_the_data_cli_generates_the_webshop_catalog(tmp_path, capsys):
     directory = tmp_path / "generated" / "v1-seed0-products200-goals150"
     assert str(directory) in capsys.readouterr().out
     assert len(json.loads((directory / "items_shuffle.json").read_text())) == 200
+
+
+# ---- CatalogSpec: the catalog options, as flags, child-server arguments and env keywords --------------------------
+def test_catalog_spec_argv_spells_out_the_generated_catalog_and_parses_back(tmp_path, monkeypatch):
+    import argparse
+
+    from sdar_envs.webshop.catalog import CatalogSpec, catalog_cli_args
+    from sdar_envs.webshop.generator import default_cache_dir
+
+    monkeypatch.chdir(tmp_path)
+    spec = CatalogSpec(seed=3, n_products=200, cache_dir="cache", attributes_path="ignored.json")
+    argv = spec.argv()
+    assert argv == ["--seed", "3", "--products", "200", "--cache-dir", str(tmp_path / "cache")]
+    assert catalog_cli_args(seed=3, n_products=200, cache_dir="cache") == argv
+    assert CatalogSpec(n_goals=150).argv() == ["--seed", "0", "--products", "1000", "--goals", "150", "--cache-dir",
+                                               str(default_cache_dir())]  # fmt: skip
+    parser = argparse.ArgumentParser()
+    CatalogSpec.add_arguments(parser)
+    assert CatalogSpec.from_args(parser.parse_args(argv)) == spec.normalised()
+    assert CatalogSpec.from_args(parser.parse_args([])) == CatalogSpec()
+
+
+def test_catalog_spec_argv_names_only_the_official_files_as_absolute_paths(tmp_path, monkeypatch):
+    import argparse
+
+    from sdar_envs.webshop.catalog import CatalogSpec
+
+    monkeypatch.chdir(tmp_path)
+    spec = CatalogSpec(seed=5, cache_dir="x", products_path="items.json", human_goals_path=tmp_path / "human.json")
+    assert spec.official and spec.human_goals_path == str(tmp_path / "human.json")  # paths are kept as str
+    argv = spec.argv()
+    assert argv == ["--products-path", str(tmp_path / "items.json"), "--human-goals-path", str(tmp_path / "human.json")]
+    parser = argparse.ArgumentParser()
+    CatalogSpec.add_arguments(parser)
+    assert CatalogSpec.from_args(parser.parse_args(argv)) == spec.normalised()
+    generated_only = argparse.ArgumentParser()
+    CatalogSpec.add_arguments(generated_only, files=False)
+    with pytest.raises(SystemExit):
+        generated_only.parse_args(["--products-path", "items.json"])
+
+
+def test_catalog_spec_env_kwargs_are_the_webshop_envs_keywords(tmp_path):
+    import inspect
+
+    from sdar_envs.webshop.catalog import CatalogSpec
+    from sdar_envs.webshop.env import WebShopEnv
+
+    spec = CatalogSpec(seed=7, n_products=200, n_goals=150, cache_dir=str(tmp_path))
+    kwargs = spec.env_kwargs()
+    assert set(kwargs) <= set(inspect.signature(WebShopEnv).parameters)
+    assert kwargs["products"] == 200 and kwargs["goals"] == 150
+    env = WebShopEnv("all", transport="inproc", **kwargs)
+    assert env.catalog_spec == spec and env.catalog is spec.open() is open_catalog(spec)
+    env.close()

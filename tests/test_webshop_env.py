@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import sdar_envs  # noqa: F401  (registers the ids)
 from sdar_envs.webshop.catalog import catalog_cli_args, open_catalog
-from sdar_envs.webshop.engine import Shop, admissible_actions, parse_action
+from sdar_envs.webshop.engine import ActionTarget, Shop, admissible_actions, parse_action
 from sdar_envs.webshop.pages import Page, State, page_signature, parse_html, render_html
 from sdar_envs.webshop.reward import Purchase
 from sdar_envs.webshop.transport import WebShopServerError, local_server
@@ -217,6 +217,20 @@ def test_parse_action_accepts_upstreams_forms_only():
     assert parse_action("click[a[b]c]") == ("click", "a[b]c")
     for bad in ("search[]", "buy", "click buy now", "think[x]", "search[x] extra"):
         assert parse_action(bad) is None
+
+
+def test_resolve_says_whether_an_action_follows_a_link_or_submits_a_search(shop, catalog):
+    task = catalog.task(0)
+    search_page = shop.render(State("search"), task)
+    assert Shop.resolve(search_page, "search[  Red   SHOES ]") == ActionTarget("search", query="red shoes")
+    assert Shop.resolve(search_page, "click[search]") is None  # refused, as upstream does
+    assert Shop.resolve(search_page, "search[ \t ]") is None
+    results = shop.render(State("results", "red shoes", 1), task)
+    assert Shop.resolve(results, "click[Next >]") == ActionTarget("link", link=State("results", "red shoes", 2))
+    assert Shop.resolve(results, "search[more]") is None  # no search bar here
+    parsed = parse_html(render_html(results, "sid-1"))
+    url = "/search_results/sid-1?keywords=red+shoes&page=2"
+    assert Shop.resolve(parsed, "click[next >]") == ActionTarget("link", link=url)  # a URL after parsing HTML
 
 
 # ---- HTML and transports --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sdar_envs.alfworld.manifest import ManifestEntry, expert_seed, load_manifes
 from sdar_envs.alfworld.native.expert import NativeExpert
 from sdar_envs.alfworld.official import find_official_games, official_root
 from sdar_envs.alfworld.verifier import ALFWorldVerifier
-from sdar_envs.core import Task, TextEnv, make_info
+from sdar_envs.core import Task, TextEnv, lookup_task, make_info
 
 __all__ = ["NOTHING_HAPPENS", "ALFWorldEnv"]
 
@@ -187,13 +187,7 @@ class ALFWorldEnv(TextEnv):
         return self._ids
 
     def get_task(self, task_id: str) -> Task:
-        try:
-            return self._tasks[task_id]
-        except KeyError:
-            raise KeyError(
-                f"no ALFWorld task {task_id!r} in split {self.split!r} ({len(self._ids)} tasks; ids look like "
-                f"{self._ids[0] if self._ids else 'n/a'!r})"
-            ) from None
+        return lookup_task(self._tasks, task_id, env="ALFWorld", split=self.split)
 
     def _gamefile(self, task: Task) -> str:
         if self.data_source == "generated":

@@ -146,9 +146,6 @@ class Room:
     object_classes: tuple[str, ...]
     free_locations: tuple[str, ...]
 
-    def receptacles_of(self, cls: str) -> list[str]:
-        return [r for r in self.receptacles if _receptacle_class(r) == cls]
-
     @property
     def receptacle_classes(self) -> set[str]:
         return {_receptacle_class(r) for r in self.receptacles}

@@ -21,7 +21,8 @@ Backends (``backend=``):
     pyserini 0.25 / Lucene (k1=0.9, b=0.4), optional, needs java; :mod:`sdar_envs.retrieval.lucene_backend`.
 
 The pip-only backends share one English analysis (:mod:`sdar_envs.retrieval.analyzer`, the equivalent of Lucene's:
-stopwords and Porter stemming). :class:`HTTPRetriever` reaches a Search-R1-style ``/retrieve`` server instead.
+stopwords and Porter stemming). :class:`HTTPRetriever` reaches a Search-R1-style ``/retrieve`` server instead;
+:mod:`sdar_envs.retrieval.server` (``sdar-retriever``) is such a server over any backend.
 """
 
 from __future__ import annotations

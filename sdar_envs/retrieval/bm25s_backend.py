@@ -11,7 +11,6 @@ On disk: bm25s's ``*.index.npy`` / ``*.index.json`` files, ``ids.json`` (ordinal
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import logging
 import os
 from collections.abc import Iterable
@@ -28,12 +27,14 @@ from sdar_envs.retrieval.retriever import (
     check_analyzer,
     check_k,
     clean_query,
+    read_doc_ids,
+    unique_docs,
+    write_doc_ids,
     write_manifest,
 )
 
 __all__ = ["Bm25sRetriever"]
 
-_IDS_NAME = "ids.json"
 K1 = 0.9
 B = 0.4
 
@@ -56,13 +57,8 @@ class Bm25sRetriever(Retriever):
     def build(cls, docs: Iterable[tuple[str, str]], path: str | os.PathLike[str] | None = None) -> Bm25sRetriever:
         """Index ``docs`` in memory; when ``path`` is given, also save there."""
         ids: list[str] = []
-        seen: set[str] = set()
         corpus_terms: list[list[str]] = []
-        for doc_id, text in docs:
-            doc_id = str(doc_id)
-            if doc_id in seen:
-                raise ValueError(f"duplicate doc id {doc_id!r}; every document needs a unique id")
-            seen.add(doc_id)
+        for doc_id, text in unique_docs(docs):
             ids.append(doc_id)
             corpus_terms.append(analyze(text))
         model = bm25s.BM25(k1=K1, b=B, method="lucene")
@@ -80,16 +76,14 @@ class Bm25sRetriever(Retriever):
     def load(cls, path: Path, manifest: dict[str, Any]) -> Bm25sRetriever:
         hint = manifest["rebuild_hint"]
         check_analyzer(manifest, ANALYZER_SETTINGS)
+        ids = read_doc_ids(path, manifest)
         try:
-            ids = json.loads((path / _IDS_NAME).read_text(encoding="utf-8"))
             with _quiet_bm25s():
                 model = bm25s.BM25.load(str(path), show_progress=False, verbosity=0) if ids else bm25s.BM25()
         except (OSError, ValueError, KeyError) as exc:
             raise IndexFormatError(f"cannot read the bm25s index at {path} ({exc}); {hint}") from None
         if not ids:
             model.vocab_dict = {}
-        if not isinstance(ids, list) or len(ids) != manifest["num_docs"]:
-            raise IndexFormatError(f"{path / _IDS_NAME} does not list {manifest['num_docs']} doc ids; {hint}")
         if ids and model.scores.get("num_docs") != len(ids):
             raise IndexFormatError(f"the bm25s matrix at {path} does not hold {len(ids)} documents; {hint}")
         return cls(model, ids)
@@ -119,7 +113,7 @@ class Bm25sRetriever(Retriever):
         if self._ids:
             with _quiet_bm25s():
                 self._model.save(str(target), show_progress=False)
-        (target / _IDS_NAME).write_text(json.dumps(self._ids, ensure_ascii=False), encoding="utf-8")
+        write_doc_ids(target, self._ids)
         settings = {"k1": K1, "b": B, "method": "lucene", "analyzer": ANALYZER_SETTINGS}
         write_manifest(target, self.backend, importlib.metadata.version("bm25s"), settings, len(self._ids))
 

@@ -13,8 +13,28 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["read_corpus", "split_title"]
+__all__ = ["read_corpus", "read_jsonl", "split_title"]
+
+
+def read_jsonl(path: Path, what: str = "a JSON object") -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(where, row)`` for every non-blank line of a jsonl file (read through gzip when the name ends in ``.gz``):
+    ``where`` is ``"<path>:<line>"`` for the caller's own messages, ``row`` the line's JSON object. Raises
+    ``ValueError`` naming the line when it is not valid JSON or not an object (``what`` says what a line must be)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as lines:
+        for lineno, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: not valid JSON ({exc.msg}); each line must be {what}") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{where}: expected {what}, got {type(row).__name__}")
+            yield where, row
 
 
 def read_corpus(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
@@ -33,22 +53,11 @@ def read_corpus(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
             f"corpus not found at {path}; pass the path of a Search-R1 corpus jsonl or jsonl.gz file whose lines "
             'look like {"id": "0", "contents": "\\"Title\\"\\ntext"}'
         )
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as lines:
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            yield _parse_line(line, path, lineno)
+    for where, row in read_jsonl(path, "a JSON object with 'id' and 'contents'"):
+        yield _passage(row, where)
 
 
-def _parse_line(line: str, path: Path, lineno: int) -> tuple[str, str]:
-    where = f"{path}:{lineno}"
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{where}: not valid JSON ({exc.msg}); each corpus line must be one JSON object") from None
-    if not isinstance(row, dict):
-        raise ValueError(f"{where}: expected a JSON object with 'id' and 'contents', got {type(row).__name__}")
+def _passage(row: dict[str, Any], where: str) -> tuple[str, str]:
     if "contents" in row:
         contents = row["contents"]
     elif "text" in row:

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +30,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sdar_envs.retrieval.retriever import IndexFormatError, Retriever, check_k, clean_query, rank, write_manifest
+from sdar_envs.retrieval.retriever import (
+    IndexFormatError,
+    Retriever,
+    check_k,
+    clean_query,
+    index_directory,
+    rank,
+    unique_docs,
+    write_manifest,
+)
 
 __all__ = ["LuceneRetriever", "lucene_available"]
 
@@ -103,16 +111,10 @@ class LuceneRetriever(Retriever):
     @classmethod
     def build(cls, docs: Iterable[tuple[str, str]], path: str | os.PathLike[str] | None = None) -> LuceneRetriever:
         """Index ``docs`` into directory ``path`` (a private temporary directory when ``None``)."""
-        owns_dir = path is None
-        index_dir = Path(tempfile.mkdtemp(prefix="sdar-lucene-")) if path is None else Path(path)
-        (index_dir / _SUBDIR).mkdir(parents=True, exist_ok=True)
-        try:
+        with index_directory(path, "sdar-lucene-") as (index_dir, owns_dir):
+            (index_dir / _SUBDIR).mkdir(exist_ok=True)
             count = _on_jvm(_write_index, str(index_dir / _SUBDIR), docs)
             retriever = cls(index_dir, count, owns_dir=owns_dir)
-        except BaseException:
-            if owns_dir:
-                shutil.rmtree(index_dir, ignore_errors=True)
-            raise
         if not owns_dir:
             retriever._write_manifest(index_dir)
         return retriever
@@ -162,15 +164,12 @@ class LuceneRetriever(Retriever):
 
 def _write_index(lucene_dir: str, docs: Iterable[tuple[str, str]]) -> int:
     indexer = _java["SimpleIndexer"](lucene_dir, False, 1)
-    seen: set[str] = set()
+    count = 0
     batch: list[str] = []
     try:
-        for doc_id, text in docs:
-            doc_id = str(doc_id)
-            if doc_id in seen:
-                raise ValueError(f"duplicate doc id {doc_id!r}; every document needs a unique id")
-            seen.add(doc_id)
+        for doc_id, text in unique_docs(docs):
             batch.append(json.dumps({"id": doc_id, "contents": clean_query(text)}))
+            count += 1
             if len(batch) == _BATCH:
                 indexer.addRawDocuments(batch)
                 batch = []
@@ -178,7 +177,7 @@ def _write_index(lucene_dir: str, docs: Iterable[tuple[str, str]]) -> int:
             indexer.addRawDocuments(batch)
     finally:
         indexer.close()
-    return len(seen)
+    return count
 
 
 def _open_searcher(lucene_dir: str) -> Any:

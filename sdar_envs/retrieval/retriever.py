@@ -6,28 +6,38 @@ the same index and query always give the same list. Documents that match no quer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "IDS_NAME",
     "MANIFEST_NAME",
     "IndexFormatError",
     "Retriever",
     "check_analyzer",
     "clean_query",
+    "index_directory",
     "rank",
+    "read_doc_ids",
     "read_manifest",
+    "unique_docs",
+    "write_doc_ids",
     "write_manifest",
 ]
 
 #: File name of the manifest inside a saved index directory.
 MANIFEST_NAME = "manifest.json"
+#: File name of the doc-id list (JSON, ordinal -> doc id) of the backends whose engine stores ordinals only.
+IDS_NAME = "ids.json"
 #: Format tag and version written in every manifest; bumped when the directory layout changes.
 FORMAT = "sdar-retrieval-index"
 FORMAT_VERSION = 1
@@ -151,3 +161,48 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise IndexFormatError(f"{manifest_path} lacks a valid {key!r}; {rebuild}")
     manifest["rebuild_hint"] = rebuild
     return manifest
+
+
+def unique_docs(docs: Iterable[tuple[object, str]]) -> Iterator[tuple[str, str]]:
+    """``docs`` with their ids as ``str``; ``ValueError`` at the first repeated id (every backend needs unique ids)."""
+    seen: set[str] = set()
+    for doc_id, text in docs:
+        doc_id = str(doc_id)
+        if doc_id in seen:
+            raise ValueError(f"duplicate doc id {doc_id!r}; every document needs a unique id")
+        seen.add(doc_id)
+        yield doc_id, text
+
+
+def write_doc_ids(path: Path, ids: Sequence[str]) -> None:
+    """Write the ordinal -> doc id list into ``path`` (:data:`IDS_NAME`)."""
+    (path / IDS_NAME).write_text(json.dumps(list(ids), ensure_ascii=False), encoding="utf-8")
+
+
+def read_doc_ids(path: Path, manifest: dict[str, Any]) -> list[str]:
+    """The doc ids :func:`write_doc_ids` saved in ``path``; :class:`IndexFormatError` when the file is unreadable or
+    does not list the manifest's ``num_docs`` ids."""
+    hint = manifest["rebuild_hint"]
+    try:
+        ids = json.loads((path / IDS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexFormatError(f"cannot read {path / IDS_NAME} ({exc}); {hint}") from None
+    if not isinstance(ids, list) or len(ids) != manifest["num_docs"]:
+        raise IndexFormatError(f"{path / IDS_NAME} does not list {manifest['num_docs']} doc ids; {hint}")
+    return ids
+
+
+@contextlib.contextmanager
+def index_directory(path: str | os.PathLike[str] | None, prefix: str) -> Iterator[tuple[Path, bool]]:
+    """``(directory, owned)`` to build an on-disk index in: ``path`` (created), or, when ``None``, a private temporary
+    directory (``owned``; the retriever removes it when it is garbage-collected) that is removed at once if the
+    build fails."""
+    owned = path is None
+    directory = Path(tempfile.mkdtemp(prefix=prefix)) if path is None else Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        yield directory, owned
+    except BaseException:
+        if owned:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise

@@ -12,10 +12,8 @@ On disk: tantivy's segment files, ``ids.json`` (ordinal -> doc id) and ``manifes
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import shutil
-import tempfile
 import weakref
 from collections import Counter
 from collections.abc import Iterable
@@ -26,18 +24,22 @@ import tantivy
 
 from sdar_envs.retrieval.analyzer import ANALYZER_SETTINGS, analyze
 from sdar_envs.retrieval.retriever import (
+    IDS_NAME,
     IndexFormatError,
     Retriever,
     check_analyzer,
     check_k,
     clean_query,
+    index_directory,
     rank,
+    read_doc_ids,
+    unique_docs,
+    write_doc_ids,
     write_manifest,
 )
 
 __all__ = ["TantivyRetriever"]
 
-_IDS_NAME = "ids.json"
 _WRITER_HEAP_BYTES = 200_000_000
 SETTINGS: dict[str, Any] = {"k1": 1.2, "b": 0.75, "analyzer": ANALYZER_SETTINGS}
 
@@ -62,7 +64,7 @@ class TantivyRetriever(Retriever):
         self._searcher = self._index.searcher()
         if self._searcher.num_docs != len(ids):
             raise IndexFormatError(
-                f"tantivy index at {index_dir} holds {self._searcher.num_docs} documents but {_IDS_NAME} lists "
+                f"tantivy index at {index_dir} holds {self._searcher.num_docs} documents but {IDS_NAME} lists "
                 f"{len(ids)}; rebuild the index"
             )
         self._cleanup = weakref.finalize(self, shutil.rmtree, index_dir, True) if owns_dir else None
@@ -70,33 +72,20 @@ class TantivyRetriever(Retriever):
     @classmethod
     def build(cls, docs: Iterable[tuple[str, str]], path: str | os.PathLike[str] | None = None) -> TantivyRetriever:
         """Index ``docs`` into directory ``path`` (a private temporary directory when ``None``)."""
-        owns_dir = path is None
-        index_dir = Path(tempfile.mkdtemp(prefix="sdar-tantivy-")) if path is None else Path(path)
-        index_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            ids = _write_index(index_dir, docs)
-            retriever = cls(index_dir, ids, owns_dir=owns_dir)
-        except BaseException:
-            if owns_dir:
-                shutil.rmtree(index_dir, ignore_errors=True)
-            raise
+        with index_directory(path, "sdar-tantivy-") as (index_dir, owns_dir):
+            retriever = cls(index_dir, _write_index(index_dir, docs), owns_dir=owns_dir)
         if not owns_dir:
             retriever._write_manifest(index_dir)
         return retriever
 
     @classmethod
     def load(cls, path: Path, manifest: dict[str, Any]) -> TantivyRetriever:
-        hint = manifest["rebuild_hint"]
         check_analyzer(manifest, ANALYZER_SETTINGS)
-        try:
-            ids = json.loads((path / _IDS_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise IndexFormatError(f"cannot read {path / _IDS_NAME} ({exc}); {hint}") from None
-        if not isinstance(ids, list) or len(ids) != manifest["num_docs"]:
-            raise IndexFormatError(f"{path / _IDS_NAME} does not list {manifest['num_docs']} doc ids; {hint}")
+        ids = read_doc_ids(path, manifest)
         try:
             return cls(path, ids, owns_dir=False)
         except ValueError as exc:
+            hint = manifest["rebuild_hint"]
             raise IndexFormatError(f"cannot open the tantivy index at {path} ({exc}); {hint}") from None
 
     def __len__(self) -> int:
@@ -137,7 +126,7 @@ class TantivyRetriever(Retriever):
         self._write_manifest(target)
 
     def _write_manifest(self, target: Path) -> None:
-        (target / _IDS_NAME).write_text(json.dumps(self._ids, ensure_ascii=False), encoding="utf-8")
+        write_doc_ids(target, self._ids)
         write_manifest(target, self.backend, importlib.metadata.version("tantivy"), SETTINGS, len(self._ids))
 
 
@@ -145,12 +134,7 @@ def _write_index(index_dir: Path, docs: Iterable[tuple[str, str]]) -> list[str]:
     index = tantivy.Index(_schema(), path=str(index_dir), reuse=False)
     writer = index.writer(heap_size=_WRITER_HEAP_BYTES, num_threads=1)
     ids: list[str] = []
-    seen: set[str] = set()
-    for doc_id, text in docs:
-        doc_id = str(doc_id)
-        if doc_id in seen:
-            raise ValueError(f"duplicate doc id {doc_id!r}; every document needs a unique id")
-        seen.add(doc_id)
+    for doc_id, text in unique_docs(docs):
         document = tantivy.Document()
         document.add_unsigned("ord", len(ids))
         document.add_text("body", " ".join(analyze(text)))

@@ -1,10 +1,10 @@
 """Where an env's questions and passages come from: the generated set (default) or real Search-R1 data.
 
-:func:`load_dataset` returns a :class:`SearchQADataset` - the QA records of every split it knows, and a search
-function returning passages - and memoises it per process, so the envs of a ``SyncVectorEnv`` share one corpus and
-one index.
+:func:`load_dataset` returns, for a :class:`DatasetSpec`, a :class:`SearchQADataset` - the QA records of every
+split it knows, and a search function returning passages - and memoises it per process, so the envs of a
+``SyncVectorEnv`` share one corpus and one index.
 
-Sources, in order of precedence:
+Sources (the spec's fields), in order of precedence:
 
 ``retriever_url=``
     a Search-R1 style ``/retrieve`` server (:class:`~sdar_envs.retrieval.HTTPRetriever`) returns the passages; no
@@ -30,7 +30,39 @@ from sdar_envs.retrieval import HTTPRetriever, IndexFormatError, Retriever, buil
 from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED, SPLITS, cache_root, ensure_dataset
 from sdar_envs.searchqa.loaders import QARecord, read_corpus, read_qa
 
-__all__ = ["SearchQADataset", "load_dataset"]
+__all__ = ["DatasetSpec", "SearchQADataset", "load_dataset"]
+
+_PathArg = str | os.PathLike[str] | None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where an env's questions and passages come from (the module docstring); the one definition of Search-QA's data
+    arguments, which :class:`~sdar_envs.searchqa.env.SearchQAEnv` takes as keywords of the same names.
+
+    Attributes:
+        seed, num_passages: which generated set (default seed and about 50k passages).
+        data_dir: where the generated set is cached (default :func:`~sdar_envs.searchqa.generator.cache_root`).
+        corpus_path, qa_path, index_path, retriever_url: real data (the module docstring).
+        backend: retrieval engine for local corpora (``"default"``, ``"tantivy"``, ``"bm25s"``, ``"lucene"``).
+    """
+
+    seed: int = DEFAULT_SEED
+    num_passages: int = DEFAULT_NUM_PASSAGES
+    data_dir: _PathArg = None
+    corpus_path: _PathArg = None
+    qa_path: _PathArg = None
+    index_path: _PathArg = None
+    retriever_url: str | None = None
+    backend: str = "default"
+
+    def cache_key(self, split: str) -> tuple:
+        """What makes two loads the same dataset: every field (``data_dir`` resolved now, as ``SDAR_CACHE`` may
+        change between calls) and, for a ``qa_path``, the split it is labelled with."""
+        root = self.data_dir if self.data_dir is not None else cache_root()
+        paths = (str(root), str(self.corpus_path), str(self.qa_path), str(self.index_path))
+        key = (self.seed, self.num_passages, *paths, self.retriever_url, self.backend)
+        return (*key, split if self.qa_path is not None else "")
 
 
 @dataclass
@@ -96,44 +128,20 @@ _CACHE: dict[tuple, SearchQADataset] = {}
 _LOCK = Lock()
 
 
-def load_dataset(
-    *,
-    seed: int = DEFAULT_SEED,
-    num_passages: int = DEFAULT_NUM_PASSAGES,
-    data_dir: str | os.PathLike[str] | None = None,
-    corpus_path: str | os.PathLike[str] | None = None,
-    qa_path: str | os.PathLike[str] | None = None,
-    index_path: str | os.PathLike[str] | None = None,
-    retriever_url: str | None = None,
-    backend: str = "default",
-    split: str = "train",
-) -> SearchQADataset:
-    """The dataset for these arguments (see the module docstring), loaded once per process."""
-    root = data_dir if data_dir is not None else cache_root()  # SDAR_CACHE may change between calls
-    key = (seed, num_passages, str(root), str(corpus_path), str(qa_path), str(index_path), retriever_url, backend)
-    key += (split if qa_path is not None else "",)
+def load_dataset(spec: DatasetSpec | None = None, *, split: str = "train") -> SearchQADataset:
+    """The dataset of ``spec`` (default: the generated set), loaded once per process. ``split`` labels the questions
+    of a ``qa_path`` (the generated set has all its splits)."""
+    spec = spec if spec is not None else DatasetSpec()
+    key = spec.cache_key(split)
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _load(
-                seed, num_passages, data_dir, corpus_path, qa_path, index_path, retriever_url, backend, split
-            )
+            _CACHE[key] = _load(spec, split)
         return _CACHE[key]
 
 
-_PathArg = str | os.PathLike[str] | None
-
-
-def _load(
-    seed: int,
-    num_passages: int,
-    data_dir: _PathArg,
-    corpus_path: _PathArg,
-    qa_path: _PathArg,
-    index_path: _PathArg,
-    retriever_url: str | None,
-    backend: str,
-    split: str,
-) -> SearchQADataset:
+def _load(spec: DatasetSpec, split: str) -> SearchQADataset:
+    qa_path, corpus_path, retriever_url, backend = spec.qa_path, spec.corpus_path, spec.retriever_url, spec.backend
+    index_path = Path(spec.index_path) if spec.index_path is not None else None
     if retriever_url is not None or corpus_path is not None:
         if qa_path is None:
             raise ValueError(
@@ -144,7 +152,7 @@ def _load(
             retriever = HTTPRetriever(retriever_url)
             return SearchQADataset(splits, _http_search(retriever), f"{qa_path} via {retriever_url}", retriever)
         corpus = list(read_corpus(corpus_path))
-        retriever = _index(corpus, backend, Path(index_path) if index_path is not None else None)
+        retriever = _index(corpus, backend, index_path)
         return SearchQADataset(
             splits, _local_search(retriever, dict(corpus)), f"{qa_path} over {corpus_path}", retriever
         )
@@ -153,11 +161,11 @@ def _load(
             "qa_path= needs its corpus: pass corpus_path= (a Search-R1 corpus jsonl) or retriever_url= (a /retrieve "
             "server); leave all three out to use the generated data"
         )
-    directory = ensure_dataset(seed, num_passages, data_dir)
+    directory = ensure_dataset(spec.seed, spec.num_passages, spec.data_dir)
     splits = {name: read_qa(directory / f"{name}.jsonl") for name in SPLITS}
     corpus = list(read_corpus(directory / "corpus.jsonl"))
     if index_path is not None:
-        retriever = _index(corpus, backend, Path(index_path))
+        retriever = _index(corpus, backend, index_path)
     else:
         retriever = _index(corpus, backend, directory / f"index-{backend}", rebuild_stale=True)
     return SearchQADataset(splits, _local_search(retriever, dict(corpus)), str(directory), retriever)

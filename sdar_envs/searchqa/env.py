@@ -6,8 +6,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from sdar_envs.core import Task, TextEnv, Verdict, make_info
-from sdar_envs.searchqa.dataset import SearchQADataset, load_dataset
+from sdar_envs.core import Task, TextEnv, Verdict, lookup_task, make_info
+from sdar_envs.searchqa.dataset import DatasetSpec, SearchQADataset, load_dataset
 from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
 from sdar_envs.searchqa.loaders import QARecord
 from sdar_envs.searchqa.oracle import SearchQAOracle
@@ -73,6 +73,7 @@ class SearchQAEnv(TextEnv):
     * ``corpus_path``, ``qa_path``, ``index_path``, ``retriever_url``: real data (see
       :mod:`sdar_envs.searchqa.dataset`).
     * ``backend``: retrieval engine for local corpora (``"default"``, ``"tantivy"``, ``"bm25s"``, ``"lucene"``).
+      These eight are a :class:`~sdar_envs.searchqa.dataset.DatasetSpec` (``env.dataset_spec``).
     * ``topk``: passages per search (3, as Search-R1).
 
     ## Version History
@@ -112,7 +113,7 @@ class SearchQAEnv(TextEnv):
             raise ValueError(f"topk must be at least 1, got {topk}")
         self.split = split
         self.topk = topk
-        self.dataset: SearchQADataset = load_dataset(
+        self.dataset_spec = DatasetSpec(
             seed=seed,
             num_passages=num_passages,
             data_dir=data_dir,
@@ -121,8 +122,8 @@ class SearchQAEnv(TextEnv):
             index_path=index_path,
             retriever_url=retriever_url,
             backend=backend,
-            split=split,
         )
+        self.dataset: SearchQADataset = load_dataset(self.dataset_spec, split=split)
         if split not in self.dataset.splits:
             raise ValueError(f"unknown split {split!r}; this data has {sorted(self.dataset.splits)}")
         records = self.dataset.splits[split]
@@ -159,12 +160,7 @@ class SearchQAEnv(TextEnv):
         return self._ids
 
     def get_task(self, task_id: str) -> Task:
-        try:
-            return self._tasks[task_id]
-        except KeyError:
-            raise KeyError(
-                f"no Search-QA task {task_id!r} in split {self.split!r} ({len(self._ids)} tasks, e.g. {self._ids[:2]})"
-            ) from None
+        return lookup_task(self._tasks, task_id, env="Search-QA", split=self.split)
 
     def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
         assert self.task is not None

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sdar_envs.retrieval import read_corpus
+from sdar_envs.retrieval.corpus import read_jsonl
 
 __all__ = ["QARecord", "read_corpus", "read_qa"]
 
@@ -37,21 +38,7 @@ def _rows(path: Path) -> Iterator[Mapping[str, Any]]:
 
         yield from pq.read_table(path).to_pylist()
     elif name.endswith(".jsonl") or name.endswith(".jsonl.gz"):
-        import gzip
-        import io
-
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rb") as raw, io.TextIOWrapper(raw, encoding="utf-8") as lines:
-            for lineno, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                yield row
+        yield from (row for _, row in read_jsonl(path))
     elif name.endswith(".json"):
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict):

@@ -14,9 +14,11 @@ with the WebShop reward of the product and options chosen.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 from sdar_envs.core import Task
 from sdar_envs.webshop.catalog import Catalog
@@ -33,7 +35,15 @@ from sdar_envs.webshop.pages import (
 from sdar_envs.webshop.reward import Purchase, WebShopVerifier
 from sdar_envs.webshop.search import ProductSearch
 
-__all__ = ["PRODUCT_WINDOW", "Shop", "canonical_query", "parse_action"]
+__all__ = [
+    "PRODUCT_WINDOW",
+    "ActionTarget",
+    "Shop",
+    "ShopOptions",
+    "admissible_actions",
+    "canonical_query",
+    "parse_action",
+]
 
 PRODUCT_WINDOW = 10
 _ACTION = re.compile(r"\s*(search|click)\s*\[(.*)\]\s*", re.IGNORECASE | re.DOTALL)
@@ -61,31 +71,76 @@ def canonical_query(text: str) -> str:
 _CONTROL_TO_SPACE = {c: " " for c in [*range(32), *range(127, 160)]}
 
 
+@dataclass(frozen=True)
+class ShopOptions:
+    """How a :class:`Shop` searches and scores; the one definition of these options for the env, ``sdar-webshop
+    serve`` and the server the env starts (:meth:`argv` writes the flags :meth:`add_arguments` reads).
+
+    Attributes:
+        search_backend: retrieval backend for product search (``"default"``, see :mod:`sdar_envs.retrieval`).
+        upstream_option_quirk: reproduce upstream's synthetic-goal option bug
+            (:class:`~sdar_envs.webshop.reward.WebShopVerifier`).
+        noun_method: ``"spacy"`` or ``"lexicon"`` title nouns; ``None``: spaCy when ``en_core_web_sm`` imports.
+    """
+
+    search_backend: str = "default"
+    upstream_option_quirk: bool = False
+    noun_method: NounMethod | None = None
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        backend_help = "retrieval backend (default: pip-only)"
+        parser.add_argument("--search-backend", default=cls.search_backend, help=backend_help)
+        parser.add_argument("--upstream-option-quirk", action="store_true", help="reproduce upstream's option bug")
+        parser.add_argument("--noun-method", choices=get_args(NounMethod), default=None)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ShopOptions:
+        return cls(args.search_backend, args.upstream_option_quirk, args.noun_method)
+
+    def argv(self) -> list[str]:
+        """The ``sdar-webshop serve`` flags for these options (``--search-backend`` always, the others when set)."""
+        args = ["--search-backend", self.search_backend]
+        if self.upstream_option_quirk:
+            args.append("--upstream-option-quirk")
+        if self.noun_method is not None:
+            args += ["--noun-method", self.noun_method]
+        return args
+
+
+@dataclass(frozen=True)
+class ActionTarget:
+    """Where a valid action leads from a page (:meth:`Shop.resolve`).
+
+    ``kind="link"``: follow ``link``, the clicked label's target (a :class:`State` in process, a URL after
+    :func:`~sdar_envs.webshop.pages.parse_html`). ``kind="search"``: submit the search form with ``query`` (already
+    :func:`canonical_query`).
+    """
+
+    kind: Literal["link", "search"]
+    link: State | str | None = None
+    query: str = ""
+
+
 class Shop:
     """Catalog + search + reward: renders :class:`State` s into :class:`Page` s for a goal, and resolves actions.
 
     Args:
         catalog: the products and goals.
-        search_backend: retrieval backend for product search (``"default"``).
-        index_dir: where the search index is cached (default ``<catalog root>/index``; ``None`` root: in memory).
-        upstream_option_quirk, noun_method: passed to :class:`~sdar_envs.webshop.reward.WebShopVerifier`.
+        options: search backend and reward options (:class:`ShopOptions`; default: its defaults).
+        index_dir: where the search index is cached (default ``<catalog root>/index-<backend>``; ``None`` root: in
+            memory).
     """
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        *,
-        search_backend: str = "default",
-        index_dir: str | None = None,
-        upstream_option_quirk: bool = False,
-        noun_method: NounMethod | None = None,
-    ) -> None:
+    def __init__(self, catalog: Catalog, options: ShopOptions | None = None, *, index_dir: str | None = None) -> None:
+        options = options if options is not None else ShopOptions()
         self.catalog = catalog
+        self.options = options
         if index_dir is None and catalog.root is not None:
-            index_dir = str(catalog.root / f"index-{search_backend}")
-        self.search = ProductSearch(catalog.products, index_dir=index_dir, backend=search_backend)
+            index_dir = str(catalog.root / f"index-{options.search_backend}")
+        self.search = ProductSearch(catalog.products, index_dir=index_dir, backend=options.search_backend)
         self.verifier = WebShopVerifier(
-            catalog.products, upstream_option_quirk=upstream_option_quirk, noun_method=noun_method
+            catalog.products, upstream_option_quirk=options.upstream_option_quirk, noun_method=options.noun_method
         )
 
     # ---- rendering ----------------------------------------------------------------------------------------------
@@ -212,9 +267,9 @@ class Shop:
 
     # ---- actions ------------------------------------------------------------------------------------------------
     @staticmethod
-    def resolve(page: Page, action: str) -> Any | None:
-        """The link target ``action`` leads to from ``page`` (a State in process, a URL after parsing HTML), or
-        ``("search", query)`` for a search, or ``None`` when the action is invalid here."""
+    def resolve(page: Page, action: str) -> ActionTarget | None:
+        """Where ``action`` leads from ``page`` (both transports follow it their way), or ``None`` when the action is
+        invalid here."""
         parsed = parse_action(action)
         if parsed is None:
             return None
@@ -223,11 +278,11 @@ class Shop:
             if not page.has_search_bar:
                 return None
             query = canonical_query(arg)
-            return ("search", query) if query else None
+            return ActionTarget("search", query=query) if query else None
         label = arg.lower()
         if label == "search" or label not in page.links:
             return None
-        return page.links[label]
+        return ActionTarget("link", link=page.links[label])
 
 
 def _visible(texts: list[str]) -> list[str]:

@@ -23,7 +23,6 @@ Clickables are the lowercased visible labels of buttons, product links (asins) a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
@@ -336,7 +335,3 @@ def page_signature(page: Page) -> dict[str, Any]:
         "selected": dict(page.selected),
         "purchase": page.purchase,
     }
-
-
-def options_dict(options: Mapping[str, str] | tuple[tuple[str, str], ...]) -> dict[str, str]:
-    return dict(options.items() if isinstance(options, Mapping) else options)

@@ -57,9 +57,9 @@ class InprocTransport:
         target = Shop.resolve(self.page, action)
         if target is None:
             return None
-        if isinstance(target, tuple):
-            target = State("results", target[1], 1)
-        self.page = self.shop.render(target, self.task)
+        state = target.link if target.kind == "link" else State("results", target.query, 1)
+        assert isinstance(state, State)
+        self.page = self.shop.render(state, self.task)
         return self.page
 
     def close(self) -> None:
@@ -125,10 +125,11 @@ class HTTPTransport:
         target = Shop.resolve(self.page, action)
         if target is None:
             return None
-        if isinstance(target, tuple):  # submit the search form
-            response = self._get(self.page.links["search"], {"page": 1, "keywords": target[1]})
+        if target.kind == "search":  # submit the search form
+            response = self._get(self.page.links["search"], {"page": 1, "keywords": target.query})
         else:
-            response = self._get(target)
+            assert isinstance(target.link, str)
+            response = self._get(target.link)
         self.page = parse_html(response.text)
         return self.page
 

@@ -5,7 +5,8 @@ layout, ``"\\"Title\\"\\ntext"``, 25-70 words), with the hard cases BM25 meets i
 given names, several passages per title, and common filler vocabulary. Each query asks about one entity and names
 its *main* passage as the target, so recall can be measured. Same ``seed`` and sizes give identical output.
 
-This is a stand-in for timing and parity checks; the Search-QA environment ships its own generated corpus.
+This is a stand-in for timing and parity checks (``benchmarks/bench_retrieval.py --workload synthetic``); the
+Search-QA environment ships its own generated corpus.
 """
 
 from __future__ import annotations
