@@ -23,7 +23,7 @@ import torch
 
 from sdar_agent.env_profiles import episode_return, profile_for
 from sdar_agent.policy import Policy, generate
-from sdar_agent.prompts import build_messages, project_action
+from sdar_agent.prompts import build_messages, history_entry, project_action
 from sdar_agent.scoring import score_samples
 from sdar_envs.core import Task
 from skillbank.render import privileged_prefix
@@ -275,10 +275,7 @@ def _play_turn(
                 reward=float(reward),
             )
         )
-        # An invalid reply has no action: the history shows its tail, so the next turn sees what went wrong.
-        state.history[episode].append(
-            (state.observations[episode], projection.action if projection.valid else reply[-80:])
-        )
+        state.history[episode].append(history_entry(state.observations[episode], projection, reply))
         state.observations[episode], state.infos[episode] = obs, info
         if not (terminated or truncated):
             still_active.append(episode)
