@@ -3,11 +3,11 @@
 Every turn of an expert episode becomes one record whose prompt is EXACTLY what :func:`sdar_agent.rollout
 .collect_rollouts` renders for that turn (same template, history window and admissible actions, built by
 :func:`sdar_agent.prompts.build_messages` from the same observation and history) and whose target is a reply in the
-trainer's format: a short ``<think>`` that says why, derived from what the expert knows (the object it will take, the
-option the goal asks for, the passage it found), then the action (``<action>a</action>``, or Search-QA's
-``<search>q</search>`` / ``<answer>a</answer>``). The env is stepped with the projection of that reply
-(:func:`sdar_agent.prompts.project_action`), exactly as a rollout steps it, so replaying the replies reproduces the
-expert's return. Episodes the expert does not win are dropped and counted.
+trainer's format: a short ``<think>`` that says why, derived from what the expert knows (the object it will take,
+the option the goal asks for, whether the passages it found hold the answer), then the action
+(``<action>a</action>``, or Search-QA's ``<search>q</search>`` / ``<answer>a</answer>``). The env is stepped with
+the projection of that reply (:func:`sdar_agent.prompts.project_action`), exactly as a rollout steps it, so
+replaying the replies reproduces the expert's return. Episodes the expert does not win are dropped and counted.
 
 ::
 
@@ -160,14 +160,14 @@ def _webshop_reason(action: str, observation: str) -> str:
     if arg in ("back to search", "< prev"):
         return "This is not the product I need; I go back."
     if re.fullmatch(r"[a-z0-9]{10}", arg) and arg.upper() in observation.upper():
-        return f"{arg} matches what the instruction asks for."
+        return "This result matches what the instruction asks for."
     return f"The instruction asks for {arg}; I select it."
 
 
 def _searchqa_reason(tag: str, body: str, turn: int) -> str:
     if tag == "search":
-        return f"I need facts about: {body}" if turn == 0 else f"I still need facts about: {body}"
-    return f"The retrieved passages give the answer: {body}."
+        return "I search for what the question asks." if turn == 0 else "I still need one more fact; I search for it."
+    return "The retrieved passages give the answer."
 
 
 def expert_reply(profile: EnvProfile, action: str, observation: str, future: Sequence[str] = (), **state: Any) -> str:
