@@ -3,7 +3,8 @@ reward TRL logs is the env's own score.
 
 The policy is the tiny Qwen3 model with Qwen2.5's tool chat template (``tests/scripted_policy.py``); its sampling
 follows a script of tool calls, so TRL's real generation, reply parsing, tool loop and reward path run on
-deterministic calls. Per env, two tasks: one scripted with the expert's actions, one with a plan that scores less.
+deterministic calls. Per env, two tasks: one scripted with the expert's actions, one with a plan that scores less
+(``tests/integration_plans.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ pytest.importorskip("datasets", reason="the TRL integration needs datasets (pip 
 
 import gymnasium as gym
 from datasets import Dataset
+from integration_plans import CASES, plans, replayed_score
 from scripted_policy import script_generation, tiny_tool_policy, tool_call
 
 import sdar_envs  # noqa: F401
-from sdar_envs.agents import ExpertAgent, play
 from sdar_envs.integrations.trl import (
     ALFWorldTools,
     SearchQATools,
@@ -31,11 +32,11 @@ from sdar_envs.integrations.trl import (
     train_rows,
 )
 
-#: env id -> (split, gymnasium.make arguments, tool names)
-CASES = {
-    "sdar/SearchQA-v0": ("test", {}, ["answer", "search"]),
-    "sdar/WebShop-v0": ("test", {"transport": "inproc"}, ["click", "search"]),
-    "sdar/ALFWorld-v0": ("eval_out_of_distribution", {}, ["act"]),
+#: env id -> the tool names its class exposes
+TOOL_NAMES = {
+    "sdar/SearchQA-v0": ["answer", "search"],
+    "sdar/WebShop-v0": ["click", "search"],
+    "sdar/ALFWorld-v0": ["act"],
 }
 
 
@@ -59,43 +60,16 @@ def _env_action(env_id: str, name: str, arguments: dict[str, str]) -> str:
     return arguments["command"]
 
 
-def _plans(env_id: str, env: gym.Env, task_ids: list[str]) -> dict[str, list[str]]:
-    """Task id -> the env actions the script plays: the expert's on the first task; on the second a plan that
-    loses (Search-QA: a wrong answer; WebShop: the right product without its options; ALFWorld: stop early)."""
-    plans = {}
-    for n, task_id in enumerate(task_ids):
-        expert = list(play(env, ExpertAgent(), options={"task_id": task_id}, record=True).actions)
-        if n == 0:
-            plans[task_id] = expert
-        elif env_id == "sdar/SearchQA-v0":
-            plans[task_id] = [*expert[:-1], "<answer>nobody at all</answer>"]
-        elif env_id == "sdar/WebShop-v0":
-            plans[task_id] = [a for a in expert if a.startswith("search[") or a in (expert[1], "click[buy now]")]
-        else:
-            plans[task_id] = expert[:2]
-    return plans
-
-
-def _replayed_score(env: gym.Env, task_id: str, actions: list[str]) -> float:
-    """The env's score for ``actions`` played directly, without TRL."""
-    _, info = env.reset(options={"task_id": task_id})
-    for action in actions:
-        _, _, terminated, truncated, info = env.step(action)
-        if terminated or truncated:
-            break
-    return info["score"]
-
-
 @pytest.mark.parametrize("env_id", list(CASES))
 def test_grpo_trainer_sends_the_model_tool_calls_to_the_env_and_logs_its_score(env_id: str, tmp_path) -> None:
     from trl import GRPOConfig, GRPOTrainer
 
-    split, env_kwargs, tool_names = CASES[env_id]
+    split, env_kwargs = CASES[env_id]
     rows = train_rows(env_id, split, limit=2, **env_kwargs)
     task_ids = [row["task_id"] for row in rows]
     env = gym.make(env_id, split=split, **env_kwargs)
-    plans = _plans(env_id, env, task_ids)
-    expected = {task_id: _replayed_score(env, task_id, plans[task_id]) for task_id in task_ids}
+    planned = plans(env_id, env, task_ids)
+    expected = {task_id: replayed_score(env, task_id, planned[task_id]) for task_id in task_ids}
     assert expected[task_ids[0]] == 1.0 and expected[task_ids[1]] < 1.0
     instructions = {env.unwrapped.get_task(task_id).instruction: task_id for task_id in task_ids}
     env.close()
@@ -104,7 +78,7 @@ def test_grpo_trainer_sends_the_model_tool_calls_to_the_env_and_logs_its_score(e
         """The reply of the current turn: the plan's next action as a tool call, then a closing text."""
         (task_id,) = [task_id for instruction, task_id in instructions.items() if instruction in conversation]
         turn = conversation.count("<|im_start|>assistant")
-        plan = plans[task_id]
+        plan = planned[task_id]
         if turn == len(plan):
             return "I am done."
         name, arguments = _as_tool_call(plan[turn])
@@ -140,14 +114,14 @@ def test_grpo_trainer_sends_the_model_tool_calls_to_the_env_and_logs_its_score(e
         train_dataset=Dataset.from_list(rows),
         environment_factory=recording,
     )
-    assert sorted(tool.__name__ for tool in trainer.tools) == tool_names  # reset/get_reward are not tools
+    assert sorted(tool.__name__ for tool in trainer.tools) == TOOL_NAMES[env_id]  # reset/get_reward are not tools
     trainer.train()
 
     # Every rollout's env received exactly the planned actions, sent by TRL's tool loop from the parsed calls.
     assert len(episodes) == 4 and len({id(instance) for instance, _ in episodes}) == 4
     assert sorted(task_id for _, task_id in episodes) == sorted(task_ids * 2)
     for instance, task_id in episodes:
-        assert instance.actions == [_env_action(env_id, *_as_tool_call(a)) for a in plans[task_id]]
+        assert instance.actions == [_env_action(env_id, *_as_tool_call(a)) for a in planned[task_id]]
         assert instance.get_reward() == pytest.approx(expected[task_id])
     # TRL logged the env's score as the reward, under the env class's name.
     logged = trainer.state.log_history[0]
@@ -155,7 +129,7 @@ def test_grpo_trainer_sends_the_model_tool_calls_to_the_env_and_logs_its_score(e
     assert logged[f"rewards/{factory.__name__}/mean"] == pytest.approx(statistics.mean(scores))
     assert logged[f"rewards/{factory.__name__}/std"] == pytest.approx(statistics.stdev(scores), abs=1e-6)
     assert logged["reward"] == pytest.approx(statistics.mean(scores))
-    assert logged["tools/call_frequency"] == pytest.approx(statistics.mean(len(plans[t]) for _, t in episodes))
+    assert logged["tools/call_frequency"] == pytest.approx(statistics.mean(len(planned[t]) for _, t in episodes))
     assert logged["tools/failure_frequency"] == 0.0
 
 
