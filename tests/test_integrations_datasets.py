@@ -113,3 +113,21 @@ def test_export_demos_train_a_tiny_model_with_trl_sft(tmp_path: Path) -> None:
 def test_export_of_an_unknown_env_names_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="unknown env 'chess'"):
         main(["export", "--env", "chess", "--out", str(tmp_path)])
+
+
+def test_the_integrations_import_neither_the_trainer_nor_their_libraries_before_use() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import sdar_envs.integrations.datasets, sdar_envs.integrations.trl\n"
+        "loaded = sorted(m for m in ('sdar_agent', 'trl', 'datasets', 'torch', 'verifiers') if m in sys.modules)\n"
+        "import sdar_envs.integrations.verifiers\n"
+        "print(loaded, 'sdar_agent' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[1]  # `python -c` imports from its working directory first
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[] False"
