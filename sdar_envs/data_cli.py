@@ -99,7 +99,7 @@ def _demos(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import json
 
-    from sdar_envs.integrations import ENV_SPLITS, resolve_env_id
+    from sdar_envs.integrations import env_splits, resolve_env_id
     from sdar_envs.integrations.datasets import demo_records, export_tasks, write_records
 
     try:
@@ -109,7 +109,7 @@ def _export(args: argparse.Namespace) -> int:
         raise SystemExit(f"sdar-data export: {error}") from None
     if not isinstance(env_kwargs, dict):
         raise SystemExit('--env-kwargs must be a JSON object, e.g. \'{"transport": "inproc"}\'')
-    splits = args.split or list(ENV_SPLITS[env_id])
+    splits = args.split or list(env_splits(env_id))
     start = time.perf_counter()
     written = export_tasks(env_id, args.out, splits=splits, file_format=args.format, env_kwargs=env_kwargs)
     for split, path in written.items():

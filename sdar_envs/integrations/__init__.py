@@ -16,19 +16,10 @@ from __future__ import annotations
 
 from sdar_envs import ENV_IDS
 
-__all__ = ["ENV_SPLITS", "env_name", "resolve_env_id"]
+__all__ = ["env_name", "env_splits", "resolve_env_id"]
 
 #: Short env names (``Task.env``) -> Gymnasium ids.
 _BY_NAME: dict[str, str] = {env_id.split("/", 1)[-1].removesuffix("-v0").lower(): env_id for env_id in ENV_IDS}
-
-#: Gymnasium id -> the task splits of its default (generated) data, in the order the docs list them. WebShop's
-#: ``all`` is left out: it is the union of ``test`` and ``train``.
-ENV_SPLITS: dict[str, tuple[str, ...]] = {
-    "sdar/SearchQA-v0": ("train", "validation", "test"),
-    "sdar/WebShop-v0": ("train", "test", "test_128"),
-    "sdar/ALFWorld-v0": ("train", "eval_in_distribution", "eval_out_of_distribution"),
-}
-
 
 def resolve_env_id(env: str) -> str:
     """``"webshop"`` / ``"searchqa"`` / ``"alfworld"`` (any case) or a registered id -> the Gymnasium id.
@@ -47,3 +38,16 @@ def env_name(env: str) -> str:
     """The short name (``Task.env``: ``"webshop"``...) of an env id or name."""
     env_id = resolve_env_id(env)
     return next(name for name, known in _BY_NAME.items() if known == env_id)
+
+
+def env_splits(env: str) -> tuple[str, ...]:
+    """The task splits of an env's default (generated) data, as its env module defines them. WebShop's ``all`` is
+    left out: it is the union of ``test`` and ``train``."""
+    name = env_name(env)
+    if name == "searchqa":
+        from sdar_envs.searchqa.generator import SPLITS
+    elif name == "webshop":
+        from sdar_envs.webshop.catalog import SPLITS
+    else:
+        from sdar_envs.alfworld.games import SPLITS
+    return tuple(split for split in SPLITS if split != "all")

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sdar_envs.integrations import ENV_SPLITS, env_name, resolve_env_id
+from sdar_envs.integrations import env_name, env_splits, resolve_env_id
 
 __all__ = ["FORMATS", "demo_records", "export_tasks", "task_records", "write_records"]
 
@@ -130,7 +130,7 @@ def export_tasks(
         raise ValueError(f"file_format must be one of {FORMATS}, got {file_format!r}")
     env_id = resolve_env_id(env)
     written = {}
-    for split in splits or ENV_SPLITS[env_id]:
+    for split in splits or env_splits(env_id):
         records = task_records(env_id, split, **dict(env_kwargs or {}))
         written[split] = write_records(records, Path(out) / "tasks" / f"{split}.{file_format}")
     return written
