@@ -12,13 +12,11 @@ raises is reported to the model as ``{"error": ...}``.
 
 Here the tools are the env's own actions, stepped through ``gymnasium.make`` (so the registered step limit applies):
 
-=====================  ===========================================  ===============================================
-class                  tools                                        ``get_reward()``
-=====================  ===========================================  ===============================================
-:class:`WebShopTools`  ``search(query)``, ``click(label)``          WebShop score of the purchase (0 before)
-:class:`SearchQATools` ``search(query)``, ``answer(text)``          exact match of the answer (Search-R1 EM)
-:class:`ALFWorldTools` ``act(command)``                             1.0 once the goal holds, else 0.0
-=====================  ===========================================  ===============================================
+* :class:`WebShopTools`: ``search(query)``, ``click(label)``; ``get_reward()`` is WebShop's score of the purchase
+  (0 before it).
+* :class:`SearchQATools`: ``search(query)``, ``answer(text)``; ``get_reward()`` is the exact match of the answer
+  (Search-R1's EM).
+* :class:`ALFWorldTools`: ``act(command)``; ``get_reward()`` is 1.0 once the goal holds, else 0.0.
 
 ::
 
