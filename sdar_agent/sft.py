@@ -3,7 +3,9 @@
 The same policy, tokenizer and prompt code as ``sdar train``: each sample is a demonstration turn whose prompt is
 the chat-templated turn prompt (:mod:`sdar_agent.demos`; left-truncated to ``max_prompt_tokens`` as rollouts do)
 and whose target is the expert's reply followed by the end-of-turn token. The loss is the token-mean cross-entropy
-of the reply tokens over each optimizer batch; prompt (env) tokens never enter it.
+of the reply tokens over each optimizer batch; prompt (env) tokens never enter it, unless ``env_text_coef`` adds an
+auxiliary language-modelling term on them (a from-scratch model lacks what pretraining on text gives: the prompt
+repeats the question and names the entities, so predicting it teaches copying; off by default).
 
 Layouts (``layout``):
 
@@ -73,6 +75,7 @@ class SFTConfig:
     small_hidden: int = _help("hidden size of the small model", 256)
     small_layers: int = _help("layers of the small model", 4)
     small_vocab: int = _help("vocabulary of the small model's env-text tokenizer", 8192)
+    small_pre_tokenizer: str = _help("small tokenizer: 'none' (merges cross words) or 'words' (split on words)", "none")
     layout: str = _help("'turn' (one sample per turn, the RL prompts) or 'episode' (packed multi-turn chat)", "turn")
     epochs: float = _help("passes over the demonstrations (when --steps is 0)", 3.0)
     steps: int = _help("optimizer steps (0: from --epochs)", 0)
@@ -84,6 +87,10 @@ class SFTConfig:
     warmup_ratio: float = _help("fraction of steps with linear warm-up", 0.03)
     weight_decay: float = _help("AdamW weight decay", 0.0)
     grad_clip: float = _help("gradient norm clip", 1.0)
+    env_text_coef: float = _help(
+        "weight of an auxiliary language-modelling loss on the prompt (env) text; 0 keeps env text out of the loss",
+        0.0,
+    )
     lora: bool = _help("train LoRA adapters (peft) instead of every weight; merged into the saved model", False)
     lora_r: int = _help("LoRA rank", 16)
     lora_alpha: int = _help("LoRA alpha", 32)
@@ -118,6 +125,8 @@ class SFTConfig:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.steps == 0 and not self.epochs > 0:
             problems.append(f"epochs must be > 0 when steps is 0, got {self.epochs}")
+        if self.env_text_coef < 0:
+            problems.append(f"env_text_coef must be >= 0, got {self.env_text_coef}")
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.min_lr_ratio <= 1 or not 0 <= self.warmup_ratio < 1:
@@ -211,8 +220,11 @@ def micro_batches(samples: Sequence[SFTSample], order: Sequence[int], max_tokens
     return batches
 
 
-def reply_loss(model: torch.nn.Module, samples: Sequence[SFTSample], pad_id: int, device) -> tuple[torch.Tensor, int]:
-    """Summed cross-entropy of the reply tokens of ``samples`` (right-padded into one batch) and their count."""
+def token_losses(
+    model: torch.nn.Module, samples: Sequence[SFTSample], pad_id: int, device
+) -> tuple[torch.Tensor, int, torch.Tensor, int]:
+    """Summed cross-entropy of the reply tokens of ``samples`` (right-padded into one batch), their count, and the
+    same for the prompt (env) tokens after the first."""
     width = max(len(s.input_ids) for s in samples)
     ids = torch.full((len(samples), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(samples), width), dtype=torch.long)
@@ -225,8 +237,15 @@ def reply_loss(model: torch.nn.Module, samples: Sequence[SFTSample], pad_id: int
     ids, attention, mask = ids.to(device), attention.to(device), mask.to(device)
     logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1].float()
     losses = F.cross_entropy(logits.reshape(-1, logits.size(-1)), ids[:, 1:].reshape(-1), reduction="none")
-    target_mask = mask[:, 1:].reshape(-1)
-    return (losses * target_mask).sum(), int(target_mask.sum().item())
+    reply = mask[:, 1:].reshape(-1)
+    prompt = attention[:, 1:].reshape(-1).float() * (1 - reply)
+    return (losses * reply).sum(), int(reply.sum().item()), (losses * prompt).sum(), int(prompt.sum().item())
+
+
+def reply_loss(model: torch.nn.Module, samples: Sequence[SFTSample], pad_id: int, device) -> tuple[torch.Tensor, int]:
+    """Summed cross-entropy of the reply tokens of ``samples`` and their count (the SFT objective)."""
+    reply_sum, reply_count, _, _ = token_losses(model, samples, pad_id, device)
+    return reply_sum, reply_count
 
 
 class _State:
@@ -294,6 +313,7 @@ class SFTTrainer:
                 hidden_size=config.small_hidden,
                 num_layers=config.small_layers,
                 vocab_size=config.small_vocab,
+                pre_tokenizer=config.small_pre_tokenizer,
                 seed=config.seed,
             )
             return build_small_policy(shape)
@@ -389,11 +409,18 @@ class SFTTrainer:
         batch = self._next_batch()
         chunks = micro_batches(self.samples, batch, self.config.micro_batch_tokens)
         reply_tokens = sum(self.samples[i].reply_tokens for i in batch)
-        total_loss = 0.0
+        env_tokens = sum(len(self.samples[i].input_ids) - 1 - self.samples[i].reply_tokens for i in batch)
+        total_loss = total_env = 0.0
         for chunk in chunks:
             rows = [self.samples[i] for i in chunk]
-            loss_sum, _ = reply_loss(self.model, rows, self.policy.tokenizer.pad_token_id, self.accelerator.device)
-            self.accelerator.backward(loss_sum / max(1, reply_tokens))
+            loss_sum, _, env_sum, _ = token_losses(
+                self.model, rows, self.policy.tokenizer.pad_token_id, self.accelerator.device
+            )
+            loss = loss_sum / max(1, reply_tokens)
+            if self.config.env_text_coef > 0:
+                loss = loss + self.config.env_text_coef * env_sum / max(1, env_tokens)
+                total_env += float(env_sum.detach())
+            self.accelerator.backward(loss)
             total_loss += float(loss_sum.detach())
         grad_norm = self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
@@ -407,6 +434,7 @@ class SFTTrainer:
             "step": self.step,
             "epoch": self.state.epoch + self.state.position / max(1, len(self.samples)),
             "loss": total_loss / max(1, reply_tokens),
+            **({"env_text_loss": total_env / max(1, env_tokens)} if self.config.env_text_coef > 0 else {}),
             "grad_norm": float(grad_norm),
             "lr": float(self.scheduler.get_last_lr()[0]),
             "tokens": float(self.state.tokens),

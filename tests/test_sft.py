@@ -193,3 +193,19 @@ def test_sdar_eval_passes_env_kwargs_to_the_env_and_refuses_non_objects(tmp_path
     assert json.loads(capsys.readouterr().out)["episodes"] == 1
     assert sdar_main([*args, "--env-kwargs", '["inproc"]']) == 2
     assert "--env-kwargs must be a JSON object" in capsys.readouterr().err
+
+
+def test_the_optional_env_text_term_trains_on_prompt_tokens_and_is_logged(tmp_path, turns):
+    from sdar_agent.sft import token_losses
+
+    def env_loss_after(coef: float) -> tuple[float, dict]:
+        trainer = SFTTrainer(_config(tmp_path / str(coef), steps=10, env_text_coef=coef), turns=turns)
+        history = trainer.fit()
+        with torch.no_grad():
+            _, _, env_sum, env_count = token_losses(trainer.model, trainer.samples[:8], 0, "cpu")
+        return float(env_sum) / env_count, history[-1]
+
+    without, last_without = env_loss_after(0.0)
+    with_term, last_with = env_loss_after(1.0)
+    assert with_term < 0.95 * without
+    assert "env_text_loss" in last_with and "env_text_loss" not in last_without
