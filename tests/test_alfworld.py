@@ -508,3 +508,23 @@ def test_the_expert_solves_a_sample_of_every_task_type(cache: Path, split: str) 
         goal = ALFWorldVerifier().verify(info["task"], {"facts": env.unwrapped._state["facts"]})
         assert goal.success, task_id  # the verifier's goal check agrees with the engine's
     env.close()
+
+
+def test_invalid_commands_leave_the_experts_next_command_unchanged_and_it_still_wins(cache: Path) -> None:
+    # Index 81 of eval_out_of_distribution (heat a potato, put it in the fridge): fed the invalid commands, alfworld's
+    # hand-coded expert used to drift off its plan and never solve it.
+    env = _make(cache, max_episode_steps=200)
+    _, info = env.reset(options={"index": 81})
+    assert info["task"].id == "pick_heat_then_place_in_recep-Potato-None-Fridge-4/trial_S000008"
+    junk = ["jump", "take the moon", "go to fridge 99", "", "look around", "\x00"]
+    steps = 0
+    while not info["won"] and steps < 40:
+        expected = info["expert_action"]
+        for text in junk[steps % len(junk) : steps % len(junk) + 2]:
+            _, reward, _, _, info = env.step(text)
+            assert info["action_valid"] is False and reward == 0.0
+            assert info["expert_action"] == expected, f"{text!r} moved the expert off {expected!r}"
+        _, reward, _, _, info = env.step(expected)
+        steps += 1
+    assert info["won"] and reward == 1.0 and steps == len(info["task"].metadata["walkthrough"])
+    env.close()

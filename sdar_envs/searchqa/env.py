@@ -53,8 +53,12 @@ class SearchQAEnv(TextEnv):
     ## Episode End
 
     Terminated by an answer. Truncated by the registration's ``TimeLimit`` (``max_episode_steps=4``: with three
-    searches the fourth action must answer; ``gym.make(..., max_episode_steps=n)`` changes it). Steps after the end
-    return ``""``, reward 0 and ``action_valid=False``.
+    searches the fourth action must answer; ``gym.make(..., max_episode_steps=n)`` changes it).
+
+    After the end (a step returned ``terminated=True``), every step until the next ``reset`` returns the final
+    observation again (``""`` after an answer), reward 0, ``terminated=True``, ``truncated=False`` and
+    ``action_valid=False`` (the rule of :mod:`sdar_envs.core`, the same for every env): a second answer is never
+    scored.
 
     ## Info
 
@@ -185,8 +189,6 @@ class SearchQAEnv(TextEnv):
 
     def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self.task is not None
-        if self._verdict is not None:  # the episode already ended with an answer
-            return "", 0.0, True, False, self._info(action_valid=False)
         parsed = parse_action(action)
         if parsed.kind == "search":
             results = self.dataset.search(parsed.content, self.topk)

@@ -55,6 +55,10 @@ class WebShopEnv(TextEnv):
     Terminates on purchase. Truncation at 15 steps (the registered ``max_episode_steps``, verl-agent/SDAR's
     ``env.max_steps``); pass ``max_episode_steps=`` to ``gymnasium.make`` to change it.
 
+    After the end (a step returned ``terminated=True``), every step until the next ``reset`` returns the final
+    observation again (the done page), reward 0, ``terminated=True``, ``truncated=False`` and ``action_valid=False``
+    (the rule of :mod:`sdar_envs.core`, the same for every env): nothing is bought twice.
+
     ## Info
     The contract keys (``task``, ``won`` = score == 1.0, ``score`` = the reward at purchase, ``action_valid``,
     ``admissible_actions`` = ``search[<query>]`` where there is a search bar plus every ``click[...]``,
@@ -215,8 +219,6 @@ class WebShopEnv(TextEnv):
 
     def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self.page is not None
-        if self._done:
-            return self.page.observation, 0.0, True, False, self._info(False)
         # no reconnect mid-episode: a dead server raises WebShopServerError naming its URL; reset restarts it
         page = self.transport.step(action) if self.transport is not None else None
         if page is None:

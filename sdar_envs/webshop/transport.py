@@ -88,16 +88,18 @@ class HTTPTransport:
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
         url = self.base_url + path + (("&" if "?" in path else "?") + urlencode(params) if params else "")
+        shown = url if len(url) <= 300 else f"{url[:300]}... ({len(url)} characters)"
         try:
             response = self.http.get(url, timeout=self.timeout)
         except requests.RequestException as err:
             raise WebShopServerError(
-                f"WebShop server at {self.base_url} is not reachable ({type(err).__name__} on GET {url}); start it "
-                "with `sdar-webshop serve --port ...` or leave base_url unset to host one locally"
+                f"WebShop server at {self.base_url} is not reachable ({type(err).__name__} on GET {shown}); start "
+                "it with `sdar-webshop serve --port ...` or leave base_url unset to host one locally"
             ) from err
         if response.status_code != 200:
             raise WebShopServerError(
-                f"WebShop server at {self.base_url} answered {response.status_code} to GET {url}: {response.text[:200]}"
+                f"WebShop server at {self.base_url} answered {response.status_code} to GET {shown}: "
+                f"{response.text[:200]}"
             )
         return response
 
