@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from sdar_envs.core import Task, TextEnv, lookup_task, make_info
+from sdar_envs.retrieval import BACKENDS
 from sdar_envs.webshop.catalog import SPLITS, Catalog, CatalogSpec
 from sdar_envs.webshop.engine import Shop, ShopOptions, admissible_actions
 from sdar_envs.webshop.generator import DEFAULT_PRODUCTS
@@ -119,12 +121,17 @@ class WebShopEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode=render_mode)
-        if split not in SPLITS:
-            raise ValueError(f"unknown WebShop split {split!r}; use one of {', '.join(SPLITS)}")
-        if transport not in ("http", "inproc"):
-            raise ValueError(f"transport must be 'http' or 'inproc', got {transport!r}")
-        if base_url is not None and transport != "http":
-            raise ValueError("base_url needs transport='http'")
+        _check_arguments(
+            split=split,
+            transport=transport,
+            base_url=base_url,
+            seed=seed,
+            products=products,
+            goals=goals,
+            noun_method=noun_method,
+            search_backend=search_backend,
+            timeout=timeout,
+        )
         self.catalog_spec = CatalogSpec(
             seed=seed,
             n_products=products,
@@ -172,11 +179,13 @@ class WebShopEnv(TextEnv):
             if self.transport is None:
                 self.transport = HTTPTransport(self.base_url, self.catalog, timeout=self.timeout)
             return self.transport
-        server = local_server(self._server_args)  # starts, reuses, or restarts a dead one
+        server = local_server(self._server_args)  # starts, reuses, or restarts a dead, stopped or hung one
         if not isinstance(self.transport, HTTPTransport) or self.transport.base_url != server.url:
             if self.transport is not None:
                 self.transport.close()
-            self.transport = HTTPTransport(server.url, self.catalog, timeout=self.timeout)
+            self.transport = HTTPTransport(
+                server.url, self.catalog, timeout=self.timeout, on_failure=server.mark_suspect
+            )
         self.local_server = server
         return self.transport
 
@@ -232,3 +241,42 @@ class WebShopEnv(TextEnv):
             self.transport.close()
             self.transport = None
         super().close()
+
+
+def _check_arguments(
+    *,
+    split: str,
+    transport: str,
+    base_url: str | None,
+    seed: int,
+    products: int,
+    goals: int | None,
+    noun_method: str | None,
+    search_backend: str,
+    timeout: float,
+) -> None:
+    """``ValueError`` naming every bad :class:`WebShopEnv` argument and its valid values, before any data is loaded
+    or a server started (a bad option would otherwise surface as a server that fails to start)."""
+    problems = []
+    if split not in SPLITS:
+        problems.append(f"split={split!r}: use one of {', '.join(SPLITS)}")
+    if transport not in ("http", "inproc"):
+        problems.append(f"transport={transport!r}: use 'http' or 'inproc'")
+    if base_url is not None and transport != "http":
+        problems.append("base_url needs transport='http'")
+    if base_url is not None and urlsplit(str(base_url)).scheme not in ("http", "https"):
+        problems.append(f"base_url={base_url!r}: give an http(s) URL such as http://127.0.0.1:3000")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        problems.append(f"seed={seed!r}: an integer")
+    if isinstance(products, bool) or not isinstance(products, int) or products < 10:
+        problems.append(f"products={products!r}: an integer of at least 10")
+    if goals is not None and (isinstance(goals, bool) or not isinstance(goals, int) or goals < 1):
+        problems.append(f"goals={goals!r}: a positive integer or None")
+    if noun_method is not None and noun_method not in get_args(NounMethod):
+        problems.append(f"noun_method={noun_method!r}: use one of {', '.join(get_args(NounMethod))} or None")
+    if search_backend not in ("default", *BACKENDS):
+        problems.append(f"search_backend={search_backend!r}: use one of {', '.join(('default', *BACKENDS))}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        problems.append(f"timeout={timeout!r}: seconds, a positive number")
+    if problems:
+        raise ValueError("bad WebShopEnv argument(s):\n  " + "\n  ".join(problems))
