@@ -146,7 +146,9 @@ class Shop:
         self.options = options
         if index_dir is None and catalog.root is not None:
             index_dir = str(catalog.root / f"index-{options.search_backend}")
-        self.search = ProductSearch(catalog.products, index_dir=index_dir, backend=options.search_backend)
+        self.search = ProductSearch(
+            catalog.products, index_dir=index_dir, backend=options.search_backend, fingerprint=catalog.fingerprint
+        )
         self.verifier = WebShopVerifier(
             catalog.products, upstream_option_quirk=options.upstream_option_quirk, noun_method=options.noun_method
         )
@@ -209,7 +211,9 @@ class Shop:
             PREV_PAGE.lower(): State("results", state.keywords, state.page),
         }
         texts = ["Instruction:", *_visible([instruction]), BACK_TO_SEARCH, PREV_PAGE]
-        for name, values in product["options"].items():
+        # an empty option value (upstream keeps them) renders as an unlabelled radio button: nothing to read or click
+        shown = {name: [v for v in values if v] for name, values in product["options"].items()}
+        for name, values in shown.items():
             texts.extend(_visible([name, *values]))
             for value in values:
                 links.setdefault(value.lower(), state.with_option(name, value))
@@ -228,7 +232,7 @@ class Shop:
             keywords=state.keywords,
             page_no=state.page,
             asin=state.asin,
-            options={k: list(v) for k, v in product["options"].items()},
+            options=shown,
             selected=selected,
             layout={"instruction": instruction, "title": product["Title"], "price": price},
         )
