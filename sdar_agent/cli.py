@@ -1,10 +1,12 @@
-"""The ``sdar`` command: ``sdar train``, ``sdar eval``, ``sdar plot``, ``sdar leaderboard``.
+"""The ``sdar`` command: ``sdar train``, ``sdar sft``, ``sdar eval``, ``sdar plot``, ``sdar leaderboard``.
 
 Examples::
 
     sdar train --env webshop --method grpo --model tiny --steps 2 --tasks-per-step 2 --group-size 2
     sdar train --config run.yaml --lr 2e-6            # flags override the YAML file, which overrides defaults
     sdar train --env searchqa --method sdar --skill-strategy ucb --gate soft_or --gate-beta 5 --sd-coef 0.01
+    sdar sft --env searchqa --model small --episodes 3000 --output-dir runs/sft-sqa   # warm start on expert demos
+    sdar train --env searchqa --model runs/sft-sqa/model --method grpo               # RL from the warm start
     sdar eval --model runs/sdar/model --env alfworld --split eval_out_of_distribution
     sdar plot runs/sdar
     sdar leaderboard --runs runs/grpo runs/sdar --seeds 3  # the paper's main table (see sdar_agent.leaderboard)
@@ -24,10 +26,11 @@ from sdar_agent.config import ENV_IDS, TrainConfig, field_types, load_config, re
 __all__ = ["build_parser", "main"]
 
 
-def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_config_arguments(parser: argparse.ArgumentParser, cls: type = TrainConfig) -> None:
+    """One flag per field of the config dataclass ``cls`` (values parsed by :func:`load_config`)."""
     parser.add_argument("--config", help="YAML file of config keys (flags override it)")
-    types = field_types()
-    for item in dataclasses.fields(TrainConfig):
+    types = field_types(cls)
+    for item in dataclasses.fields(cls):
         flag = "--" + item.name.replace("_", "-")
         default = item.default if item.default is not dataclasses.MISSING else item.default_factory()  # type: ignore[misc]
         kind = types[item.name]
@@ -45,7 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a policy (GRPO and the other methods)")
-    _add_train_arguments(train)
+    _add_config_arguments(train)
+
+    from sdar_agent.sft import SFTConfig
+
+    supervised = commands.add_parser(
+        "sft", help="supervised fine-tuning on expert demonstrations (the warm start for RL)"
+    )
+    _add_config_arguments(supervised, SFTConfig)
 
     evaluate = commands.add_parser("eval", help="evaluate a policy on a split: success overall and per task type")
     evaluate.add_argument("--model", required=True, help="'tiny', an alias, or a model directory (a run's model/)")
@@ -72,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--skill-k", type=int, default=None, help="skills per task with --skill-strategy")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and reset seed")
+    evaluate.add_argument(
+        "--env-kwargs", default=None, help='JSON object of gymnasium.make arguments, e.g. \'{"transport": "inproc"}\''
+    )
     evaluate.add_argument("--torch-threads", type=int, default=0, help="CPU threads torch may use (0: default)")
     evaluate.add_argument("--output", default=None, help="also write the result JSON here")
 
@@ -98,6 +111,31 @@ def _train(args: argparse.Namespace) -> int:
         print(json.dumps({k: last[k] for k in ("step", "return", "success", "invalid_rate") if k in last}))
     print(f"run written to {config.output_dir}")
     return 0
+
+
+def _sft(args: argparse.Namespace) -> int:
+    from sdar_agent.sft import SFTConfig, sft
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "config") and v is not None}
+    config = load_config(args.config, overrides, cls=SFTConfig)
+    history = sft(config)
+    last = history[-1] if history else {}
+    print(json.dumps({k: v for k, v in last.items() if k in ("step", "loss") or k.startswith("eval/")}))
+    print(f"run written to {config.output_dir}; the policy is in {config.output_dir}/model")
+    return 0
+
+
+def _json_object(text: str | None, flag: str) -> dict:
+    """``text`` parsed as a JSON object (``{}`` when unset); a ``ValueError`` naming ``flag`` otherwise."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{flag} must be a JSON object, e.g. \'{{"transport": "inproc"}}\' ({error})') from None
+    if not isinstance(value, dict):
+        raise ValueError(f'{flag} must be a JSON object, e.g. \'{{"transport": "inproc"}}\', got {text!r}')
+    return value
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -131,6 +169,7 @@ def _eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         repeats=args.repeats,
         skills=skills,
+        env_kwargs=_json_object(args.env_kwargs, "--env-kwargs"),
     )
     text = json.dumps(result, indent=2)
     print(text)
@@ -160,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "leaderboard":
             return _leaderboard(args, argv)
-        return {"train": _train, "eval": _eval, "plot": _plot}[args.command](args)
+        return {"train": _train, "sft": _sft, "eval": _eval, "plot": _plot}[args.command](args)
     except (FileNotFoundError, ValueError, ModuleNotFoundError) as error:
         print(f"sdar {args.command}: error: {error}", file=sys.stderr)
         return 2

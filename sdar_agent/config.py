@@ -65,6 +65,11 @@ class TrainConfig:
     max_turns: int | None = _help("episode step limit (default: the env's registered limit)", None)
     max_prompt_tokens: int = _help("prompt token limit; longer prompts lose their oldest tokens", 4096)
     max_response_tokens: int = _help("reply token limit per turn", 512)
+    return_kind: str | None = _help(
+        "episode return: 'won' (win reward x won; ALFWorld/WebShop default), 'score' (win reward x the env's task "
+        "score, e.g. WebShop's partial purchase score: a dense signal) or 'reward' (summed env reward)",
+        None,
+    )
     temperature: float = _help("rollout sampling temperature", 1.0)
     top_p: float = _help("rollout nucleus sampling threshold", 1.0)
     lr: float = _help("AdamW learning rate", 1e-6)
@@ -137,16 +142,19 @@ def _convert(value: str, annotation: Any) -> Any:
     return base(value)
 
 
-def field_types() -> dict[str, Any]:
-    """Field name -> annotation (strings resolved)."""
-    hints = typing.get_type_hints(TrainConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+def field_types(cls: type = TrainConfig) -> dict[str, Any]:
+    """Field name -> annotation (strings resolved) of a config dataclass (``TrainConfig`` or ``SFTConfig``)."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def load_config(yaml_path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then the YAML file's keys, then ``overrides`` (strings are parsed to the field's type)."""
+def load_config(
+    yaml_path: str | Path | None = None, overrides: dict[str, Any] | None = None, cls: type = TrainConfig
+) -> Any:
+    """Defaults, then the YAML file's keys, then ``overrides`` (strings are parsed to the field's type); ``cls`` is
+    the config dataclass (``TrainConfig`` by default)."""
     values: dict[str, Any] = {}
-    known = field_types()
+    known = field_types(cls)
     if yaml_path is not None:
         import yaml
 
@@ -164,4 +172,4 @@ def load_config(yaml_path: str | Path | None = None, overrides: dict[str, Any] |
     for name, value in list(values.items()):
         if isinstance(value, str) and known[name] is not str:
             values[name] = _convert(value, known[name])
-    return TrainConfig(**values)
+    return cls(**values)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["GENERIC", "PROFILES", "EnvProfile", "episode_return", "profile_for", "register_profile"]
+__all__ = ["GENERIC", "PROFILES", "RETURN_KINDS", "EnvProfile", "episode_return", "profile_for", "register_profile"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,37 @@ def profile_for(env_name: str) -> EnvProfile:
     return PROFILES.get(env_name) or replace(GENERIC, name=env_name)
 
 
-def episode_return(profile: EnvProfile, *, won: bool, env_reward: float, invalid_turns: int) -> float:
-    """Training return: ``win_reward * won`` (or the summed env reward), minus the penalty per invalid turn."""
-    base = profile.win_reward * float(won) if profile.win_reward is not None else float(env_reward)
+#: What an episode's return is made of (``kind`` of :func:`episode_return`).
+RETURN_KINDS: tuple[str, ...] = ("won", "score", "reward")
+
+
+def episode_return(
+    profile: EnvProfile,
+    *,
+    won: bool,
+    env_reward: float,
+    invalid_turns: int,
+    score: float | None = None,
+    kind: str | None = None,
+) -> float:
+    """Training return minus ``invalid_penalty`` per invalid turn.
+
+    ``kind`` (default: ``"won"`` where the profile has a ``win_reward``, else ``"reward"``):
+    ``"won"`` = ``win_reward * won`` (the paper's 10 x won for ALFWorld and WebShop); ``"score"`` =
+    ``win_reward * score`` (``win_reward`` 1 when unset), the env's task score in [0, 1], so a WebShop purchase that
+    matches part of the goal pays part of the return (a dense signal long before full success); ``"reward"`` = the
+    summed env reward.
+    """
+    kind = kind or ("won" if profile.win_reward is not None else "reward")
+    scale = profile.win_reward if profile.win_reward is not None else 1.0
+    if kind == "won":
+        base = scale * float(won)
+    elif kind == "score":
+        if score is None:
+            raise ValueError("kind='score' needs the episode's score")
+        base = scale * float(score)
+    elif kind == "reward":
+        base = float(env_reward)
+    else:
+        raise ValueError(f"return kind must be one of {', '.join(RETURN_KINDS)}, got {kind!r}")
     return base - profile.invalid_penalty * invalid_turns

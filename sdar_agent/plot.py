@@ -13,7 +13,8 @@ from pathlib import Path
 
 __all__ = ["CURVES", "GATE_CURVES", "plot_run", "read_metrics"]
 
-#: Panels of the overview figure (metric keys; a missing key is skipped).
+#: Panels of the overview figure (metric keys; a missing key is skipped: ``sdar train`` runs log the RL keys,
+#: ``sdar sft`` runs ``loss``, ``tokens_per_s`` and the held-out ``eval/*``).
 CURVES: tuple[str, ...] = (
     "return",
     "success",
@@ -27,6 +28,10 @@ CURVES: tuple[str, ...] = (
     "grad_norm",
     "rollout_tokens_per_s",
     "update_tokens_per_s",
+    "loss",
+    "eval/success",
+    "eval/score",
+    "tokens_per_s",
 )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sdar_agent.env_profiles import EnvProfile
 
-__all__ = ["INVALID_ENV_ACTION", "Projection", "build_messages", "project_action"]
+__all__ = ["INVALID_ENV_ACTION", "Projection", "build_messages", "history_entry", "project_action"]
 
 #: What the env receives when the model's text holds no valid action: no env accepts it, so the state is unchanged.
 INVALID_ENV_ACTION = "(invalid response: no action)"
@@ -149,3 +149,12 @@ def project_action(profile: EnvProfile, text: str) -> Projection:
     if not action:
         return _invalid("empty <action> block")
     return Projection(action, True)
+
+
+def history_entry(observation: str, projection: Projection, reply: str) -> tuple[str, str]:
+    """The ``(observation, action)`` pair a turn adds to the episode's history (what later prompts show).
+
+    An invalid reply has no action: the history shows the reply's last 80 characters, so the next turn sees what went
+    wrong. Rollouts and expert demonstrations both use this, so their prompts agree turn for turn.
+    """
+    return observation, projection.action if projection.valid else reply[-80:]

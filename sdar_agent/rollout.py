@@ -23,7 +23,7 @@ import torch
 
 from sdar_agent.env_profiles import episode_return, profile_for
 from sdar_agent.policy import Policy, generate
-from sdar_agent.prompts import build_messages, project_action
+from sdar_agent.prompts import build_messages, history_entry, project_action
 from sdar_agent.scoring import score_samples
 from sdar_envs.core import Task
 from skillbank.render import privileged_prefix
@@ -136,6 +136,7 @@ def collect_rollouts(
     micro_batch_size: int = 8,
     skills: Callable[[Task], str] | None = None,
     score_old_logp: bool = True,
+    return_kind: str | None = None,
 ) -> RolloutBatch:
     """Play ``len(tasks) x group_size`` episodes to the end and return their turn samples and records.
 
@@ -153,6 +154,8 @@ def collect_rollouts(
         skills: when given, ``privileged_prefix(skills(task))`` (:mod:`skillbank.render`: the skill header, the
             text, a blank line; nothing when the text is empty) is prepended to each templated prompt.
         score_old_logp: compute ``old_logp`` (needed for training; evaluation skips it).
+        return_kind: what episode returns are made of (``won``, ``score`` or ``reward``; default: the env profile's,
+            see :func:`sdar_agent.env_profiles.episode_return`).
     """
     started = time.perf_counter()
     count = len(tasks) * group_size
@@ -173,7 +176,7 @@ def collect_rollouts(
         responses = generate(policy, prompt_ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
         active = _play_turn(policy, pool, state, active, turn, prompts, responses, group_size, batch)
         turn += 1
-    batch.episodes = _episode_records(state, batch.samples, group_size)
+    batch.episodes = _episode_records(state, batch.samples, group_size, return_kind)
     if score_old_logp and batch.samples:
         old = score_samples(
             policy.model,
@@ -275,17 +278,16 @@ def _play_turn(
                 reward=float(reward),
             )
         )
-        # An invalid reply has no action: the history shows its tail, so the next turn sees what went wrong.
-        state.history[episode].append(
-            (state.observations[episode], projection.action if projection.valid else reply[-80:])
-        )
+        state.history[episode].append(history_entry(state.observations[episode], projection, reply))
         state.observations[episode], state.infos[episode] = obs, info
         if not (terminated or truncated):
             still_active.append(episode)
     return still_active
 
 
-def _episode_records(state: _Episodes, samples: Sequence[TurnSample], group_size: int) -> list[EpisodeRecord]:
+def _episode_records(
+    state: _Episodes, samples: Sequence[TurnSample], group_size: int, return_kind: str | None = None
+) -> list[EpisodeRecord]:
     """Each episode's outcome from its final info; its length is its number of turn-samples."""
     lengths = [0] * state.count
     for sample in samples:
@@ -304,7 +306,14 @@ def _episode_records(state: _Episodes, samples: Sequence[TurnSample], group_size
                 task_id=task.id,
                 task_type=task.task_type,
                 env=task.env,
-                return_=episode_return(profile_for(task.env), won=won, env_reward=env_reward, invalid_turns=invalid),
+                return_=episode_return(
+                    profile_for(task.env),
+                    won=won,
+                    env_reward=env_reward,
+                    invalid_turns=invalid,
+                    score=float(info["score"]),
+                    kind=return_kind,
+                ),
                 won=won,
                 score=float(info["score"]),
                 length=lengths[episode],

@@ -304,6 +304,7 @@ class Trainer:
             top_p=config.top_p,
             micro_batch_size=config.micro_batch_size,
             skills=self.skills if self.spec.skills_in_student_prompt else None,
+            return_kind=config.return_kind,
         )
 
     @property

@@ -8,6 +8,10 @@
     sdar-data webshop                  # generate (or find) the cached WebShop catalog and goals
     sdar-data webshop --products 100000           # the large-scale catalog
     sdar-data alfworld [--split eval_out_of_distribution]   # write the generated ALFWorld games into the cache
+    sdar-data demos --env webshop --split train --episodes 500 --out demos/webshop.jsonl   # expert demonstrations
+
+``demos`` records expert episodes in the trainer's prompt and reply format (``sdar_agent.demos``; it needs the
+package's trainer modules, which are pure Python, but not torch).
 """
 
 from __future__ import annotations
@@ -58,6 +62,37 @@ def _alfworld(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demos(args: argparse.Namespace) -> int:
+    import json
+
+    try:
+        from sdar_agent.demos import expert_demos, write_demos
+    except ImportError as error:  # the env package stands alone; demonstrations use the trainer's prompt code
+        raise SystemExit(f"sdar-data demos needs the sdar_agent package of this project ({error})") from error
+    try:
+        env_kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
+    except json.JSONDecodeError as error:
+        raise SystemExit(f'--env-kwargs must be a JSON object, e.g. \'{{"transport": "inproc"}}\' ({error})') from None
+    if not isinstance(env_kwargs, dict):
+        raise SystemExit('--env-kwargs must be a JSON object, e.g. \'{"transport": "inproc"}\'')
+    tokenizer = None
+    if args.tokenizer:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    start = time.perf_counter()
+    demos = expert_demos(
+        args.env, args.split, episodes=args.episodes, seed=args.seed, env_kwargs=env_kwargs, progress=True
+    )
+    path = write_demos(demos, args.out, tokenizer=tokenizer)
+    kept = demos.episodes - demos.dropped
+    print(
+        f"wrote {len(demos.turns)} turns of {kept} expert episodes to {path} "
+        f"({demos.dropped} of {demos.episodes} dropped: the expert did not win) in {time.perf_counter() - start:.1f} s"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
     from sdar_envs.webshop.catalog import CatalogSpec
@@ -87,6 +122,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     alf.add_argument("--cache-dir", default=None, help="cache root (default $SDAR_CACHE/alfworld or ~/.cache/sdar)")
     alf.set_defaults(run=_alfworld)
+    demos = commands.add_parser("demos", help="expert demonstrations in the trainer's prompt/reply format (jsonl)")
+    demos.add_argument("--env", required=True, help="alfworld, webshop, searchqa or a Gymnasium id")
+    demos.add_argument("--split", default="train", help="task split (default %(default)s)")
+    demos.add_argument("--episodes", type=int, default=None, help="first N tasks of the split (default: all)")
+    demos.add_argument("--seed", type=int, default=0, help="task i is reset with seed + i (default %(default)s)")
+    demos.add_argument("--out", required=True, help="output file: .jsonl, or .parquet")
+    demos.add_argument(
+        "--env-kwargs", default=None, help='JSON object of gymnasium.make arguments, e.g. \'{"transport": "inproc"}\''
+    )
+    demos.add_argument(
+        "--tokenizer", default=None, help="also store each prompt chat-templated with this tokenizer (a directory)"
+    )
+    demos.set_defaults(run=_demos)
     args = parser.parse_args(argv)
     return args.run(args)
 

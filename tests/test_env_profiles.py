@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sdar_agent.env_profiles import GENERIC, PROFILES, EnvProfile, episode_return, profile_for, register_profile
 
 ALFWORLD = profile_for("alfworld")
@@ -31,3 +33,21 @@ def test_unknown_envs_get_the_generic_settings_under_their_own_name_until_regist
         assert profile_for("my_env").history_length == 5
     finally:
         PROFILES.pop("my_env", None)
+
+
+def test_score_returns_pay_a_partial_webshop_purchase_its_share_of_the_win_reward():
+    webshop = profile_for("webshop")
+    assert episode_return(webshop, won=False, env_reward=0.6, invalid_turns=0) == 0.0
+    assert episode_return(webshop, won=False, env_reward=0.6, invalid_turns=1, score=0.6, kind="score") == 6.0 - 0.1
+    assert episode_return(webshop, won=True, env_reward=1.0, invalid_turns=0, score=1.0, kind="score") == 10.0
+    assert (
+        episode_return(profile_for("searchqa"), won=True, env_reward=1.0, invalid_turns=0, score=1.0, kind="score")
+        == 1.0
+    )
+
+
+def test_unknown_or_incomplete_return_kinds_are_refused():
+    with pytest.raises(ValueError, match="won, score, reward"):
+        episode_return(profile_for("webshop"), won=True, env_reward=1.0, invalid_turns=0, kind="success")
+    with pytest.raises(ValueError, match="needs the episode's score"):
+        episode_return(profile_for("webshop"), won=True, env_reward=1.0, invalid_turns=0, kind="score")

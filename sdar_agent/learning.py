@@ -1,0 +1,421 @@
+"""The learning benchmark: does a policy trained here get better at the envs? (``benchmarks/bench_learning.py``)
+
+Per env, on a held-out split that is never trained on, with ``seeds`` seeds and 95% intervals:
+
+* ``random`` and ``expert``: the scripted agents of :mod:`sdar_envs.agents` (seed = the random agent's seed);
+* ``sft``: the recipe's supervised warm start (:mod:`sdar_agent.sft`) on expert demonstrations of the train split,
+  trained once, evaluated with each seed (sampling seed; greedy envs give one value);
+* ``sft+grpo`` (and ``sft+<method>`` for ``--methods``): ``steps`` steps of RL from the SFT model, one run per
+  seed, the same budget (steps, tasks x group) for every seed and method, each evaluated with its seed;
+* ``gain``: per seed, the RL run's value minus the SFT start's value with the same evaluation seed; mean and
+  Student-t 95% interval over seeds.
+
+Every stage is a cell cached under ``--work`` (a finished stage is never re-run; SFT and RL runs resume from their
+checkpoints), so an interrupted benchmark continues where it stopped. The result is written to
+``OUT.json`` in the shape ``{"envs": {env: {agent: {"mean", "low", "high", "seeds", "metric"}, "gain": {...}}}}``
+plus ``OUT.md`` (tables, commands, wall-clock per stage, machine and load) and ``OUT.png`` (training curves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RECIPES", "Recipe", "build_parser", "main", "run_env", "summarise_values"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one env is trained and measured.
+
+    Attributes:
+        env: the env's short name.
+        eval_split: held-out split (never trained on); ``eval_tasks`` of its tasks are played per seed.
+        metric: the headline metric, ``"success"`` or ``"score"`` (WebShop).
+        env_kwargs: ``gymnasium.make`` arguments for every stage.
+        sft: :class:`~sdar_agent.sft.SFTConfig` fields of the warm start.
+        rl: :class:`~sdar_agent.config.TrainConfig` fields of the RL runs.
+        eval_max_turns, eval_max_response_tokens: episode and reply limits of every model evaluation.
+    """
+
+    env: str
+    eval_split: str
+    eval_tasks: int
+    metric: str = "success"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    sft: dict[str, Any] = field(default_factory=dict)
+    rl: dict[str, Any] = field(default_factory=dict)
+    eval_max_turns: int | None = None
+    eval_max_response_tokens: int = 96
+
+
+_RL_DEFAULTS: dict[str, Any] = {
+    "steps": 40,
+    "tasks_per_step": 8,
+    "group_size": 8,
+    "lr": 3e-5,
+    "max_response_tokens": 96,
+    "mini_batch_size": 64,
+    "micro_batch_size": 16,
+    "kl_coef": 0.0,
+    "entropy_coef": 0.0,
+    "save_every": 5,
+}
+
+#: The default recipe per env (the from-scratch ``small`` model; see ``benchmarks/results/learning.md``).
+RECIPES: dict[str, Recipe] = {
+    "searchqa": Recipe(
+        env="searchqa",
+        eval_split="test",
+        eval_tasks=200,
+        sft={"episodes": 4000, "epochs": 3.0, "lr": 1e-3, "batch_size": 32},
+        rl={**_RL_DEFAULTS, "max_turns": 4},
+    ),
+    "webshop": Recipe(
+        env="webshop",
+        eval_split="test",
+        eval_tasks=100,
+        metric="score",
+        env_kwargs={"transport": "inproc"},
+        sft={"episodes": 1100, "epochs": 3.0, "lr": 1e-3, "batch_size": 32, "max_prompt_tokens": 2048},
+        rl={**_RL_DEFAULTS, "return_kind": "score", "max_turns": 10, "max_prompt_tokens": 2048},
+        eval_max_turns=10,
+    ),
+    "alfworld": Recipe(
+        env="alfworld",
+        eval_split="eval_out_of_distribution",
+        eval_tasks=134,
+        sft={"episodes": 3000, "epochs": 2.0, "lr": 1e-3, "batch_size": 32, "max_prompt_tokens": 2048},
+        rl={**_RL_DEFAULTS, "max_turns": 30, "max_prompt_tokens": 2048},
+        eval_max_turns=30,
+    ),
+}
+
+#: Overrides of ``--quick`` (CI): the tiny model, a few demonstrations and steps, small evaluations.
+QUICK_SFT = {"model": "tiny", "episodes": 8, "epochs": 1.0, "batch_size": 8, "eval_tasks": 0, "save_every": 0}
+QUICK_RL = {
+    "steps": 2,
+    "tasks_per_step": 2,
+    "group_size": 2,
+    "max_response_tokens": 24,
+    "max_turns": 4,
+    "save_every": 1,
+}
+QUICK_EVAL_TASKS = 3
+QUICK_EVAL_TURNS = 4
+
+
+# ---- statistics ------------------------------------------------------------------------------------------------
+
+
+def summarise_values(values: Sequence[float], metric: str = "success") -> dict[str, Any]:
+    """``{"mean", "low", "high", "seeds", "metric"}`` of per-seed values: Student-t 95% interval over seeds (no
+    interval, ``low == high == mean``, when the seeds agree or there is one)."""
+    from sdar_agent.leaderboard.stats import t_quantile
+
+    k = len(values)
+    mean = statistics.fmean(values) if k else 0.0
+    half = t_quantile(k - 1) * statistics.stdev(values) / math.sqrt(k) if k >= 2 else 0.0
+    return {"mean": mean, "low": mean - half, "high": mean + half, "seeds": k, "metric": metric}
+
+
+# ---- cells -----------------------------------------------------------------------------------------------------
+
+
+def _cell(path: Path, compute) -> dict[str, Any]:
+    """A cached result: read ``path`` if it exists, else compute it and write it atomically."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    started = time.perf_counter()
+    value = compute()
+    value["seconds"] = time.perf_counter() - started
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(value, indent=2))
+    staging.replace(path)
+    return value
+
+
+def _scripted(recipe: Recipe, kind: str, seed: int, tasks: int) -> dict[str, Any]:
+    import gymnasium as gym
+
+    import sdar_envs  # noqa: F401
+    from sdar_agent.config import resolve_env_id
+    from sdar_envs.agents import ExpertAgent, RandomAgent, play
+
+    env = gym.make(resolve_env_id(recipe.env), split=recipe.eval_split, **recipe.env_kwargs)
+    agent = ExpertAgent() if kind == "expert" else RandomAgent(seed=seed)
+    try:
+        count = min(tasks, len(env.get_wrapper_attr("task_ids")()))
+        episodes = [play(env, agent, seed=seed + i, options={"index": i}) for i in range(count)]
+    finally:
+        env.close()
+    return {
+        "success": statistics.fmean(e.won for e in episodes),
+        "score": statistics.fmean(e.score for e in episodes),
+        "episodes": len(episodes),
+    }
+
+
+def _evaluate_model(recipe: Recipe, model_dir: Path, seed: int, tasks: int, quick: bool = False) -> dict[str, Any]:
+    import torch
+
+    from sdar_agent.config import resolve_env_id
+    from sdar_agent.evaluation import evaluate
+    from sdar_agent.policy import load_policy
+
+    torch.manual_seed(seed)
+    policy = load_policy(str(model_dir))
+    policy.model.eval()
+    with torch.no_grad():
+        result = evaluate(
+            policy,
+            resolve_env_id(recipe.env),
+            split=recipe.eval_split,
+            num_tasks=tasks,
+            seed=seed,
+            max_turns=QUICK_EVAL_TURNS if quick else recipe.eval_max_turns,
+            max_new_tokens=24 if quick else recipe.eval_max_response_tokens,
+            max_prompt_tokens=int(recipe.rl.get("max_prompt_tokens", 4096)),
+            env_kwargs=recipe.env_kwargs,
+        )
+    keep = ("success", "score", "invalid_rate", "turns", "episodes")
+    return {k: result[k] for k in keep}
+
+
+def _train_sft(recipe: Recipe, work: Path, quick: bool, threads: int) -> Path:
+    from sdar_agent.sft import SFTConfig, SFTTrainer
+
+    out = work / "sft"
+    values = {"env": recipe.env, "env_kwargs": recipe.env_kwargs, "output_dir": str(out), "progress": True}
+    values.update({"eval_tasks": 50, "eval_every": 0, "save_every": 200, "torch_threads": threads})
+    values.update({"eval_split": recipe.eval_split, "eval_max_turns": recipe.eval_max_turns})
+    values.update(recipe.sft)
+    if quick:
+        values.update(QUICK_SFT)
+    config = SFTConfig(**values)
+    if not (out / "model" / "config.json").is_file():
+        config = replace(config, resume=any((out / "checkpoints").glob("step_*")))
+        SFTTrainer(config).fit()
+    return out / "model"
+
+
+def _train_rl(recipe: Recipe, method: str, seed: int, start: Path, work: Path, quick: bool, threads: int) -> Path:
+    from sdar_agent.config import TrainConfig
+    from sdar_agent.trainer import Trainer
+
+    out = work / f"sft+{method}" / f"seed{seed}"
+    values = dict(recipe.rl)
+    if quick:
+        values.update(QUICK_RL)
+    values.update(
+        {
+            "env": recipe.env,
+            "env_kwargs": recipe.env_kwargs,
+            "method": method,
+            "model": str(start),
+            "seed": seed,
+            "output_dir": str(out),
+            "torch_threads": threads,
+        }
+    )
+    if not (out / "model" / "config.json").is_file():
+        values["resume"] = any((out / "checkpoints").glob("step_*"))
+        trainer = Trainer(TrainConfig(**values))
+        try:
+            trainer.fit()
+        finally:
+            trainer.close()
+    return out / "model"
+
+
+def _run_seconds(run_dir: Path) -> float:
+    """Training wall-clock of a run: the sum of its steps' ``time/step`` (resumed runs included)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return 0.0
+    return sum(json.loads(line).get("time/step", 0.0) for line in path.read_text().splitlines() if line.strip())
+
+
+def run_env(
+    recipe: Recipe,
+    work: Path,
+    *,
+    seeds: Sequence[int],
+    methods: Sequence[str] = ("grpo",),
+    quick: bool = False,
+    threads: int = 0,
+) -> dict[str, Any]:
+    """Every stage of one env (cached cells under ``work``); returns per-agent per-seed values and stage times."""
+    tasks = QUICK_EVAL_TASKS if quick else recipe.eval_tasks
+    values: dict[str, dict[int, dict[str, Any]]] = {}
+    for kind in ("random", "expert"):
+        values[kind] = {
+            s: _cell(work / "cells" / f"{kind}-seed{s}.json", lambda k=kind, s=s: _scripted(recipe, k, s, tasks))
+            for s in seeds
+        }
+    sft_model = _train_sft(recipe, work, quick, threads)
+    values["sft"] = {
+        s: _cell(work / "cells" / f"sft-seed{s}.json", lambda s=s: _evaluate_model(recipe, sft_model, s, tasks, quick))
+        for s in seeds
+    }
+    timings = {"sft": _run_seconds(work / "sft")}
+    for method in methods:
+        agent = f"sft+{method}"
+        values[agent] = {}
+        for s in seeds:
+            model = _train_rl(recipe, method, s, sft_model, work, quick, threads)
+            values[agent][s] = _cell(
+                work / "cells" / f"{agent}-seed{s}.json",
+                lambda m=model, s=s: _evaluate_model(recipe, m, s, tasks, quick),
+            )
+        timings[f"{agent} (per seed)"] = statistics.fmean(_run_seconds(work / agent / f"seed{s}") for s in seeds)
+    timings["evaluation (all cells)"] = sum(
+        cell.get("seconds", 0.0) for per in values.values() for cell in per.values()
+    )
+    return {"values": values, "timings": timings, "tasks": tasks}
+
+
+def env_result(recipe: Recipe, run: dict[str, Any], methods: Sequence[str]) -> dict[str, Any]:
+    """The ``learning.json`` entry of one env: per-agent summaries and the RL gains over the SFT start."""
+    metric = recipe.metric
+    out: dict[str, Any] = {}
+    for agent, per_seed in run["values"].items():
+        seeds = sorted(per_seed)
+        out[agent] = summarise_values([per_seed[s][metric] for s in seeds], metric)
+        if metric != "success":
+            out[agent]["success"] = summarise_values([per_seed[s]["success"] for s in seeds], "success")
+    gains = {}
+    for method in methods:
+        agent = f"sft+{method}"
+        seeds = sorted(run["values"][agent])
+        diffs = [run["values"][agent][s][metric] - run["values"]["sft"][s][metric] for s in seeds]
+        gains[agent] = {k: v for k, v in summarise_values(diffs, metric).items() if k != "metric"}
+    out["gain"] = gains
+    return out
+
+
+# ---- report ----------------------------------------------------------------------------------------------------
+
+
+def _percent(summary: dict[str, Any]) -> str:
+    if summary["low"] == summary["high"]:
+        return f"{100 * summary['mean']:.1f} ({summary['seeds']} seeds)"
+    low, high = 100 * summary["low"], 100 * summary["high"]
+    return f"{100 * summary['mean']:.1f} [{low:.1f}, {high:.1f}] ({summary['seeds']} seeds)"
+
+
+def render_markdown(result: dict[str, Any], command: str, machine: str, load: str, timings: dict, tasks: dict) -> str:
+    lines = ["# Learning: random, expert, SFT and SFT + RL on held-out tasks", ""]
+    lines += [f"Command: `{command}`", "", f"Machine: {machine}; load average at the end: {load}.", ""]
+    lines += [
+        "Cells: mean [95% Student-t interval over seeds] in percent. `gain` is the per-seed difference between the",
+        "RL run and the SFT start under the same evaluation seed. Held-out splits are never trained on.",
+        "",
+    ]
+    for env, entry in result["envs"].items():
+        recipe = RECIPES.get(env)
+        metric = next(iter(v["metric"] for k, v in entry.items() if k != "gain"))
+        split = recipe.eval_split if recipe else "?"
+        lines += [f"## {env} ({metric}; split `{split}`, {tasks.get(env, '?')} tasks per seed)", ""]
+        lines += ["| agent | " + metric + " |" + (" success |" if metric != "success" else ""), "|---|---|"]
+        lines[-1] += "---|" if metric != "success" else ""
+        for agent, summary in entry.items():
+            if agent == "gain":
+                continue
+            row = f"| {agent} | {_percent(summary)} |"
+            if metric != "success":
+                row += f" {_percent(summary['success'])} |"
+            lines.append(row)
+        for agent, gain in entry["gain"].items():
+            lines.append(f"| gain {agent} - sft | {_percent(gain)} |" + (" |" if metric != "success" else ""))
+        stage = ", ".join(f"{k} {v / 60:.1f} min" for k, v in timings.get(env, {}).items())
+        lines += ["", f"Wall-clock per stage (training steps and evaluation cells, summed): {stage}.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def write_figure(path: Path, work: Path, envs: Sequence[str], methods: Sequence[str]) -> None:
+    """SFT loss and held-out success, and RL success per step, one column per env."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sdar_agent.plot import read_metrics
+
+    figure, axes = plt.subplots(2, len(envs), figsize=(4.5 * len(envs), 6), squeeze=False)
+    for column, env in enumerate(envs):
+        root = work / env
+        if (root / "sft" / "metrics.jsonl").is_file():
+            records = read_metrics(root / "sft")
+            axes[0][column].plot([r["step"] for r in records], [r["loss"] for r in records])
+        axes[0][column].set_title(f"{env}: SFT reply loss")
+        axes[0][column].set_xlabel("step")
+        for method in methods:
+            for run in sorted((root / f"sft+{method}").glob("seed*")):
+                if (run / "metrics.jsonl").is_file():
+                    records = read_metrics(run)
+                    axes[1][column].plot(
+                        [r["step"] for r in records], [r["success"] for r in records], label=f"{method} {run.name}"
+                    )
+        axes[1][column].set_title(f"{env}: RL rollout success")
+        axes[1][column].set_xlabel("step")
+        if axes[1][column].lines:
+            axes[1][column].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+# ---- command line ----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per cell (default %(default)s)")
+    parser.add_argument("--methods", nargs="+", default=["grpo"], help="RL methods from the SFT start")
+    parser.add_argument("--work", default="runs/learning", help="cache of runs and cells (resumable)")
+    parser.add_argument("--out", default="benchmarks/results/learning", help="OUT.json, OUT.md and OUT.png")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    parser.add_argument("--quick", action="store_true", help="tiny model, a few steps: checks the pipeline (CI)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sdar_agent.leaderboard.report import machine_description
+
+    args = build_parser().parse_args(argv)
+    if args.seeds < 1:
+        raise SystemExit("--seeds must be at least 1")
+    work = Path(args.work) / ("quick" if args.quick else "full")
+    result: dict[str, Any] = {"envs": {}, "quick": args.quick, "recipes": {}}
+    timings, tasks = {}, {}
+    for env in args.envs:
+        recipe = RECIPES[env]
+        run = run_env(
+            recipe, work / env, seeds=range(args.seeds), methods=args.methods, quick=args.quick, threads=args.threads
+        )
+        result["envs"][env] = env_result(recipe, run, args.methods)
+        result["recipes"][env] = asdict(recipe)
+        timings[env], tasks[env] = run["timings"], run["tasks"]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/bench_learning.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(
+        render_markdown(result, command.strip(), machine_description(), load, timings, tasks)
+    )
+    write_figure(out.with_suffix(".png"), work, args.envs, args.methods)
+    print(out.with_suffix(".md").read_text())
+    return 0

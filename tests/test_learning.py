@@ -1,0 +1,46 @@
+"""The learning benchmark's --quick mode: every stage runs, cells are cached, learning.json has the agreed shape."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sdar_agent.learning import main, summarise_values
+
+
+def test_summaries_are_student_t_intervals_over_seeds():
+    one = summarise_values([0.4])
+    assert one == {"mean": 0.4, "low": 0.4, "high": 0.4, "seeds": 1, "metric": "success"}
+    three = summarise_values([0.1, 0.2, 0.3], "score")
+    assert three["mean"] == pytest.approx(0.2) and three["metric"] == "score"
+    assert three["high"] - three["mean"] == pytest.approx(4.303 * 0.1 / 3**0.5)
+
+
+def test_quick_benchmark_writes_every_agent_and_the_gain_then_reuses_its_cells(tmp_path, capsys):
+    args = [
+        "--quick",
+        "--envs",
+        "searchqa",
+        "--seeds",
+        "2",
+        "--work",
+        str(tmp_path / "w"),
+        "--out",
+        str(tmp_path / "l"),
+    ]
+    assert main(args) == 0
+    result = json.loads((tmp_path / "l.json").read_text())
+    entry = result["envs"]["searchqa"]
+    for agent in ("random", "expert", "sft", "sft+grpo"):
+        assert set(entry[agent]) >= {"mean", "low", "high", "seeds", "metric"} and entry[agent]["seeds"] == 2
+    assert entry["expert"]["mean"] == 1.0
+    assert set(entry["gain"]["sft+grpo"]) == {"mean", "low", "high", "seeds"}
+    assert (tmp_path / "l.md").read_text().startswith("# Learning") and (tmp_path / "l.png").is_file()
+    cells = sorted((tmp_path / "w" / "quick" / "searchqa" / "cells").glob("*.json"))
+    assert len(cells) == 8
+    stamps = [c.stat().st_mtime_ns for c in cells]
+    capsys.readouterr()
+    assert main(args) == 0  # everything cached: nothing is recomputed
+    assert [c.stat().st_mtime_ns for c in cells] == stamps
+    assert "Wall-clock per stage" in (tmp_path / "l.md").read_text()
