@@ -572,3 +572,8 @@ def test_an_unwritable_game_cache_names_the_directory_and_sdar_cache(tmp_path: P
     with pytest.raises(OSError, match=r"cannot write the generated ALFWorld game under .*No space left.*SDAR_CACHE"):
         env.reset(options={"index": 0})
     env.close()
+
+
+def test_task_types_given_as_one_string_get_a_clear_error(cache: Path) -> None:
+    with pytest.raises(ValueError, match=r"task_types must be a list of task types, e\.g\. \['look_at_obj_in_light'\]"):
+        _make(cache, task_types="look_at_obj_in_light")

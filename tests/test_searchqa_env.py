@@ -219,3 +219,16 @@ def test_an_unwritable_dataset_cache_names_the_directory_and_sdar_cache(tmp_path
     monkeypatch.setattr(tempfile, "mkdtemp", full_disk)
     with pytest.raises(OSError, match=r"cannot write the generated Search-QA data under .*sqa-.*SDAR_CACHE"):
         ensure_dataset(0, 600, tmp_path)
+
+
+def test_an_unwritable_index_directory_names_it_and_sdar_cache(small_kwargs, tmp_path, monkeypatch):
+    real = tempfile.mkdtemp
+
+    def read_only(*args, **kwargs):
+        if kwargs.get("prefix", "").startswith(".index"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    with pytest.raises(PermissionError, match=rf"cannot write the search index under {tmp_path} .*SDAR_CACHE"):
+        gym.make("sdar/SearchQA-v0", split="test", index_path=str(tmp_path / "index"), **small_kwargs)

@@ -121,6 +121,8 @@ class ALFWorldEnv(TextEnv):
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if source not in ("auto", "generated", "official"):
             raise ValueError(f"source must be 'auto', 'generated' or 'official', got {source!r}")
+        if isinstance(task_types, str):
+            raise ValueError(f"task_types must be a list of task types, e.g. [{task_types!r}], not a string")
         unknown = set(task_types or ()) - set(TASK_TYPES)
         if unknown:
             raise ValueError(f"unknown task types {sorted(unknown)}; expected some of {TASK_TYPES}")
