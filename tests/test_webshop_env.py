@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sdar_envs  # noqa: F401  (registers the ids)
+from sdar_envs.webshop import transport as transport_module
 from sdar_envs.webshop.catalog import catalog_cli_args, open_catalog
 from sdar_envs.webshop.engine import ActionTarget, Shop, admissible_actions, parse_action
 from sdar_envs.webshop.pages import Page, State, page_signature, parse_html, render_html
@@ -485,12 +486,23 @@ def test_env_arguments_are_checked_before_any_server_starts(cache_dir):
         gym.make(ENV_ID, timeout=0, cache_dir=cache_dir)
 
 
+def _stop(process) -> None:
+    """SIGSTOP ``process`` and wait until the kernel shows it stopped (delivery is asynchronous)."""
+    os.kill(process.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{process.pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.01)
+
+
 def test_a_stopped_local_server_is_restarted_on_the_next_reset(cache_dir):
     environment = gym.make(ENV_ID, cache_dir=cache_dir, upstream_option_quirk=True, timeout=2.0)  # its own server
     try:
         _, info = environment.reset(options={"index": 0})
         server = environment.unwrapped.local_server
-        os.kill(server.process.pid, signal.SIGSTOP)
+        _stop(server.process)
         started = time.monotonic()
         with pytest.raises(WebShopServerError, match="is not reachable"):
             environment.step(info["expert_action"])
@@ -500,8 +512,25 @@ def test_a_stopped_local_server_is_restarted_on_the_next_reset(cache_dir):
         assert restarted is not server and restarted.alive() and server.process.poll() is not None
         _, _, _, _, info = environment.step(info["expert_action"])
         assert info["action_valid"] and info["page"] == "results"
-        os.kill(restarted.process.pid, signal.SIGSTOP)  # stopped between episodes: no step has to time out first
+        _stop(restarted.process)  # stopped between episodes: no step has to time out first
         _, info = environment.reset(options={"index": 1})
         assert environment.unwrapped.local_server is not restarted and restarted.process.poll() is not None
+        assert info["task"].id == "fixed_1"
+    finally:
+        environment.close()
+
+
+def test_a_local_server_that_stops_answering_during_a_reset_is_restarted_and_the_reset_retried(cache_dir, monkeypatch):
+    environment = gym.make(ENV_ID, cache_dir=cache_dir, upstream_option_quirk=True, timeout=1.0)
+    try:
+        environment.reset(options={"index": 0})
+        server = environment.unwrapped.local_server
+        _stop(server.process)
+        # as where /proc is missing, or the stop lands between the check and the request: it looks alive
+        monkeypatch.setattr(LocalServer, "alive", lambda self: self.process.poll() is None)
+        monkeypatch.setattr(transport_module, "PROBE_TIMEOUT", 1.0)
+        _, info = environment.reset(options={"index": 2})
+        assert environment.unwrapped.local_server is not server and info["task"].id == "fixed_2"
+        assert server.process.poll() is not None
     finally:
         environment.close()

@@ -15,7 +15,7 @@ from sdar_envs.webshop.generator import DEFAULT_PRODUCTS
 from sdar_envs.webshop.nouns import NounMethod
 from sdar_envs.webshop.oracle import oracle_action, target_missing
 from sdar_envs.webshop.pages import Page
-from sdar_envs.webshop.transport import HTTPTransport, InprocTransport, local_server
+from sdar_envs.webshop.transport import HTTPTransport, InprocTransport, WebShopServerError, local_server
 
 __all__ = ["WebShopEnv"]
 
@@ -72,7 +72,7 @@ class WebShopEnv(TextEnv):
     - ``split``: ``"test"`` (default), ``"train"``, ``"test_128"`` or ``"all"``.
     - ``transport``: ``"http"`` (default) or ``"inproc"``.
     - ``base_url``: a running ``sdar-webshop serve`` server (HTTP only); default: a server this process starts and
-      shares between its envs (restarted by ``reset`` if it died).
+      shares between its envs (restarted by ``reset`` when it died, is stopped or stopped answering).
     - ``seed``, ``products``, ``goals``, ``cache_dir``: the generated catalog (default seed 0, 1,000 products,
       1,600 goals, under ``$SDAR_CACHE/webshop`` or ``~/.cache/sdar/webshop``).
     - ``products_path``, ``attributes_path``, ``human_goals_path``: upstream's ``items_shuffle*.json``,
@@ -222,7 +222,15 @@ class WebShopEnv(TextEnv):
         self._exhausted = set()
         self._done = False
         self._last_purchase = None
-        self._observe(self._connect().reset(task))
+        try:
+            page = self._connect().reset(task)
+        except WebShopServerError:
+            if self.transport_name != "http" or self.base_url is not None:
+                raise
+            # The server this process hosts stopped answering between the check and the request (the failure marked
+            # it suspect): local_server probes it, restarts it, and the reset is tried once more.
+            page = self._connect().reset(task)
+        self._observe(page)
         assert self.page is not None
         return self.page.observation, self._info(True)
 

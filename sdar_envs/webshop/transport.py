@@ -20,6 +20,7 @@ import atexit
 import contextlib
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -224,10 +225,11 @@ class LocalServer:
             return True  # no /proc: a hung server is caught by the timeout probe
         return state not in ("T", "t", "Z", "X")
 
-    def responsive(self, timeout: float = PROBE_TIMEOUT) -> bool:
-        """Whether ``/api/info`` answers within ``timeout`` seconds."""
+    def responsive(self, timeout: float | None = None) -> bool:
+        """Whether ``/api/info`` answers within ``timeout`` seconds (default :data:`PROBE_TIMEOUT`)."""
         try:
-            return requests.get(f"{self.url}/api/info", timeout=timeout).status_code == 200
+            probe = PROBE_TIMEOUT if timeout is None else timeout
+            return requests.get(f"{self.url}/api/info", timeout=probe).status_code == 200
         except requests.RequestException:
             return False
 
@@ -246,10 +248,13 @@ class LocalServer:
 
     def _stop(self) -> None:
         if self.process.poll() is None:
-            if not self.alive():  # stopped or hung: it cannot act on SIGTERM
+            if self.suspect or not self.alive():  # stopped or hung: it cannot act on SIGTERM
                 self.process.kill()
             else:
                 self.process.terminate()
+                if hasattr(signal, "SIGCONT"):  # a stopped process acts on SIGTERM only once continued
+                    with contextlib.suppress(OSError):
+                        os.kill(self.process.pid, signal.SIGCONT)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
