@@ -9,9 +9,12 @@
     sdar-data webshop --products 100000           # the large-scale catalog
     sdar-data alfworld [--split eval_out_of_distribution]   # write the generated ALFWorld games into the cache
     sdar-data demos --env webshop --split train --episodes 500 --out demos/webshop.jsonl   # expert demonstrations
+    sdar-data export --env webshop --out data/webshop [--split train] [--demos] [--format jsonl]   # for HF datasets
 
 ``demos`` records expert episodes in the trainer's prompt and reply format (``sdar_agent.demos``; it needs the
-package's trainer modules, which are pure Python, but not torch).
+package's trainer modules, which are pure Python, but not torch). ``export`` writes every split's tasks (and with
+``--demos`` those demonstrations as chat ``messages``) as parquet or jsonl for ``datasets.load_dataset``
+(:mod:`sdar_envs.integrations.datasets`).
 """
 
 from __future__ import annotations
@@ -93,6 +96,43 @@ def _demos(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from sdar_envs.integrations import env_splits, resolve_env_id
+    from sdar_envs.integrations.datasets import demo_records, export_tasks, write_records
+
+    try:
+        env_id = resolve_env_id(args.env)
+        env_kwargs = json.loads(args.env_kwargs) if args.env_kwargs else {}
+    except (ValueError, json.JSONDecodeError) as error:
+        raise SystemExit(f"sdar-data export: {error}") from None
+    if not isinstance(env_kwargs, dict):
+        raise SystemExit('--env-kwargs must be a JSON object, e.g. \'{"transport": "inproc"}\'')
+    splits = args.split or list(env_splits(env_id))
+    start = time.perf_counter()
+    written = export_tasks(env_id, args.out, splits=splits, file_format=args.format, env_kwargs=env_kwargs)
+    for split, path in written.items():
+        print(f"{split}: tasks -> {path}")
+    if args.demos:
+        try:  # the env package stands alone; demonstrations use the trainer's prompt and reply code
+            from sdar_agent.demos import expert_demos
+        except ImportError as error:
+            raise SystemExit(f"export --demos needs the sdar_agent package of this project ({error})") from None
+        for split in splits:
+            demos = expert_demos(
+                env_id, split, episodes=args.episodes, seed=args.seed, env_kwargs=env_kwargs, progress=True
+            )
+            path = write_records(demo_records(demos.turns), Path(args.out) / "demos" / f"{split}.{args.format}")
+            print(
+                f"{split}: {len(demos.turns)} demonstration turns of {demos.episodes - demos.dropped} expert episodes "
+                f"({demos.dropped} not won, dropped) -> {path}"
+            )
+    print(f'load: datasets.load_dataset("{args.format if args.format == "parquet" else "json"}", data_files=...)')
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
     from sdar_envs.webshop.catalog import CatalogSpec
@@ -135,6 +175,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tokenizer", default=None, help="also store each prompt chat-templated with this tokenizer (a directory)"
     )
     demos.set_defaults(run=_demos)
+    export = commands.add_parser(
+        "export", help="every split's tasks (with --demos, expert demonstrations) as parquet/jsonl for HF datasets"
+    )
+    export.add_argument("--env", required=True, help="alfworld, webshop, searchqa or a Gymnasium id")
+    export.add_argument(
+        "--split", action="append", default=None, help="a split to export (repeatable; default: every split)"
+    )
+    export.add_argument("--out", required=True, help="output directory (tasks/<split>.<format>, demos/<split>...)")
+    export.add_argument("--format", choices=("parquet", "jsonl"), default="parquet", help="default %(default)s")
+    export.add_argument("--demos", action="store_true", help="also the expert demonstrations (sdar_agent.demos)")
+    export.add_argument("--episodes", type=int, default=None, help="with --demos: first N tasks per split")
+    export.add_argument("--seed", type=int, default=0, help="with --demos: task i is reset with seed + i")
+    export.add_argument(
+        "--env-kwargs", default=None, help='JSON object of gymnasium.make arguments, e.g. \'{"transport": "inproc"}\''
+    )
+    export.set_defaults(run=_export)
     args = parser.parse_args(argv)
     return args.run(args)
 
