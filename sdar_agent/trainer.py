@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -37,7 +38,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from sdar_agent.config import TrainConfig
+from sdar_agent.checkpoints import (
+    apply_optimizer_settings,
+    check_resume,
+    latest_checkpoint,
+    load_checkpoint,
+    prepare_run_dir,
+    save_checkpoint,
+    truncate_metrics,
+)
+from sdar_agent.config import RESUME_FIXED, RESUME_IGNORED, TrainConfig, flag
 from sdar_agent.env_profiles import profile_for
 from sdar_agent.evaluation import summarize
 from sdar_agent.losses import grpo_advantages
@@ -117,6 +127,7 @@ class Trainer:
     ) -> None:
         from accelerate import Accelerator
 
+        config.validate()  # every bad field at once, before any model, env or accelerator is made
         self.config = config
         if config.torch_threads > 0:
             torch.set_num_threads(config.torch_threads)
@@ -241,26 +252,50 @@ class Trainer:
         self.accelerator.register_for_checkpointing(obj)
 
     def save(self, directory: str | Path | None = None) -> Path:
-        """Save a resumable checkpoint (default: ``output_dir/checkpoints/step_<step>``)."""
-        path = Path(directory) if directory else self.output_dir / "checkpoints" / f"step_{self.step:06d}"
+        """Save a resumable checkpoint, atomically, as ``output_dir/checkpoints/step_<step>``, keeping the newest
+        ``config.keep_checkpoints`` (:func:`sdar_agent.checkpoints.save_checkpoint`); ``directory``: save there
+        instead (no rename, no pruning)."""
+        config = vars(self.config)
+        if directory is None:
+            return save_checkpoint(
+                self.accelerator, self.output_dir, self.step, config, keep=self.config.keep_checkpoints
+            )
+        path = Path(directory)
         self.accelerator.save_state(str(path))
         if self.accelerator.is_main_process:
-            (path / "config.json").write_text(json.dumps(vars(self.config), indent=2, default=str))
+            (path / "config.json").write_text(json.dumps(config, indent=2, default=str))
         return path
 
     def load(self, directory: str | Path | None = None) -> Path:
-        """Restore a checkpoint (default: the newest under ``output_dir/checkpoints``)."""
+        """Restore a checkpoint (default: the newest complete one under ``output_dir/checkpoints``).
+
+        Settings that differ from the checkpoint's are refused (:data:`~sdar_agent.config.RESUME_FIXED`: a
+        :class:`~sdar_agent.checkpoints.ResumeError` naming them, before anything is loaded) or applied, the new
+        learning rate and weight decay included; ``metrics.jsonl`` loses the lines of steps after the checkpoint.
+        What was applied is printed and kept in ``self.resume_changes``.
+        """
         path = Path(directory) if directory else self.latest_checkpoint()
         if path is None or not path.is_dir():
             raise FileNotFoundError(
-                f"no checkpoint found under {self.output_dir / 'checkpoints'}; train without --resume"
+                f"no complete checkpoint found under {self.output_dir / 'checkpoints'}; train without --resume"
             )
-        self.accelerator.load_state(str(path))
+        changes = check_resume(path, vars(self.config), RESUME_FIXED, ignored=RESUME_IGNORED, flag=flag)
+        load_checkpoint(self.accelerator, path)
+        apply_optimizer_settings(
+            self.optimizer, self.scheduler, lr=self.config.lr, weight_decay=self.config.weight_decay
+        )
+        dropped = (
+            truncate_metrics(self.output_dir / "metrics.jsonl", self.step) if self.accelerator.is_main_process else 0
+        )
+        if self.accelerator.is_main_process:
+            note = f"; {dropped} metrics.jsonl line(s) of later steps dropped" if dropped else ""
+            print(changes.describe() + note, file=sys.stderr)
+        self.resume_changes = changes
         return path
 
     def latest_checkpoint(self) -> Path | None:
-        found = sorted((self.output_dir / "checkpoints").glob("step_*"))
-        return found[-1] if found else None
+        """The newest complete checkpoint of the run (incomplete newer ones are skipped and named on stderr)."""
+        return latest_checkpoint(self.output_dir)
 
     def save_model(self, directory: str | Path | None = None) -> Path:
         """Save the current policy as a plain model directory (``sdar eval --model DIR`` loads it)."""
@@ -459,6 +494,8 @@ class Trainer:
         from tqdm.auto import tqdm
 
         config = self.config
+        if self.accelerator.is_main_process:
+            prepare_run_dir(self.output_dir)  # an unwritable --output-dir fails now, not after a step
         if config.resume:
             self.load()
         history = []

@@ -20,11 +20,18 @@ and whose ``info`` dict always carries the keys listed in :data:`INFO_KEYS`:
 The env's own reward is the raw task reward computed by its :class:`Verifier` (ALFWorld 1 on success, WebShop the
 score at purchase, Search-QA exact match at the answer). Reward scaling, format penalties and prompt formatting
 belong to the trainer, never to the env.
+
+**After the end.** Once a step has returned ``terminated=True``, the episode is over until the next ``reset``: every
+further ``step`` (whatever its text) returns the final observation again, reward ``0.0``, ``terminated=True``,
+``truncated=False`` and the final info with ``action_valid=False``, ``admissible_actions=[]`` and
+``expert_action=None`` (``won`` and ``score`` keep their final values). :class:`TextEnv` enforces this rule for every
+env, so no engine ever sees an action after the end.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import numbers
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +45,7 @@ from gymnasium.vector.utils import shared_memory as _vector_shared_memory
 
 __all__ = [
     "INFO_KEYS",
+    "RESET_OPTIONS",
     "FreeText",
     "Task",
     "TextEnv",
@@ -50,6 +58,9 @@ __all__ = [
 
 #: Keys every ``info`` dict returned by ``reset`` and ``step`` carries.
 INFO_KEYS: tuple[str, ...] = ("task", "won", "score", "action_valid", "admissible_actions")
+
+#: The ``reset(options=...)`` keys every env understands (:meth:`TextEnv.select_task`).
+RESET_OPTIONS: tuple[str, ...] = ("task_id", "index")
 
 #: Characters :meth:`FreeText.sample` draws from: printable ASCII, whitespace, Latin-1 letters and the typographic
 #: marks that occur in product pages and encyclopedia text. Membership (``contains``) accepts any Unicode text.
@@ -265,7 +276,13 @@ class TextEnv(gym.Env[str, str]):
 
     Task selection in ``reset(seed=..., options=...)``:
         ``options={"task_id": "..."}`` picks that task; ``options={"index": i}`` picks the ``i``-th task of the split
-        (in :meth:`task_ids` order); otherwise a task is drawn uniformly with the env's seeded ``np_random``.
+        (in :meth:`task_ids` order, ``i`` an integer in ``[0, num_tasks)``); otherwise a task is drawn uniformly with
+        the env's seeded ``np_random``. ``options`` must be a mapping (or ``None``) holding at most one of those two
+        keys; anything else raises ``TypeError``/``ValueError``/``IndexError``/``KeyError`` naming the option and
+        what it accepts, before any work is done.
+
+    After a step that returned ``terminated=True``, ``step`` answers without calling the subclass (the rule in the
+    module docstring).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"]}
@@ -285,6 +302,8 @@ class TextEnv(gym.Env[str, str]):
         self.action_space = FreeText(max_action_chars)
         self.task: Task | None = None
         self._last_observation: str = ""
+        self._last_info: dict[str, Any] = {}
+        self._terminated = False
 
     # ---- what subclasses provide -------------------------------------------------------------------------------
     def task_ids(self) -> Sequence[str]:
@@ -310,24 +329,46 @@ class TextEnv(gym.Env[str, str]):
 
     def select_task(self, options: Mapping[str, Any] | None) -> Task:
         """Pick the episode's task from ``reset``'s options (see the class docstring)."""
-        options = options or {}
+        if options is None:
+            options = {}
+        if not isinstance(options, Mapping):
+            raise TypeError(
+                f"reset(options=...) must be a dict such as {{'index': 0}} or {{'task_id': ...}} (or None), "
+                f"got {type(options).__name__} {options!r}"
+            )
+        unknown = sorted(str(key) for key in options if key not in RESET_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown reset option(s) {', '.join(unknown)}; {type(self).__name__} takes 'task_id' or 'index'"
+            )
         ids = self.task_ids()
         if not ids:
             raise RuntimeError(f"{type(self).__name__} has no tasks in this split; check the split name and data path")
-        if options.get("task_id") is not None:
-            return self.get_task(str(options["task_id"]))
-        if options.get("index") is not None:
-            index = int(options["index"])
-            if not 0 <= index < len(ids):
-                raise IndexError(f"options['index']={index} is out of range: this split has {len(ids)} tasks")
-            return self.get_task(ids[index])
+        task_id, index = options.get("task_id"), options.get("index")
+        if task_id is not None and index is not None:
+            raise ValueError("reset options 'task_id' and 'index' both pick the task: pass only one of them")
+        if task_id is not None:
+            return self.get_task(str(task_id))
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+                raise TypeError(
+                    f"options['index'] must be an integer from 0 to {len(ids) - 1}, got {type(index).__name__} "
+                    f"{index!r}; use options={{'task_id': ...}} to pick a task by id (ids look like {ids[0]!r})"
+                )
+            if not 0 <= int(index) < len(ids):
+                raise IndexError(
+                    f"options['index']={int(index)} is out of range: this split has {len(ids)} tasks (0 to "
+                    f"{len(ids) - 1})"
+                )
+            return self.get_task(ids[int(index)])
         return self.get_task(ids[int(self.np_random.integers(len(ids)))])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         self.task = self.select_task(options)
+        self._terminated = False
         observation, info = self._reset_task(self.task)
-        self._last_observation = observation
+        self._last_observation, self._last_info = observation, info
         if self.render_mode == "human":
             self.render()
         return observation, info
@@ -335,13 +376,25 @@ class TextEnv(gym.Env[str, str]):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self.task is None:
             raise RuntimeError("call reset() before step()")
+        if self._terminated:  # after the end: the final observation again, reward 0 (module docstring)
+            return self._last_observation, 0.0, True, False, self._after_end_info()
         if not isinstance(action, str):
             action = "" if action is None else str(action)
         observation, reward, terminated, truncated, info = self._step_text(action)
-        self._last_observation = observation
+        self._last_observation, self._last_info = observation, info
+        self._terminated = bool(terminated)
         if self.render_mode == "human":
             self.render()
         return observation, float(reward), bool(terminated), bool(truncated), info
+
+    def _after_end_info(self) -> dict[str, Any]:
+        """The final step's info, marking the action as not applied: nothing is admissible and no expert move."""
+        info = dict(self._last_info)
+        info["action_valid"] = False
+        info["admissible_actions"] = []
+        if "expert_action" in info:
+            info["expert_action"] = None
+        return info
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -508,3 +509,71 @@ def test_the_expert_solves_a_sample_of_every_task_type(cache: Path, split: str) 
         goal = ALFWorldVerifier().verify(info["task"], {"facts": env.unwrapped._state["facts"]})
         assert goal.success, task_id  # the verifier's goal check agrees with the engine's
     env.close()
+
+
+def test_invalid_commands_leave_the_experts_next_command_unchanged_and_it_still_wins(cache: Path) -> None:
+    # Index 81 of eval_out_of_distribution (heat a potato, put it in the fridge): fed the invalid commands, alfworld's
+    # hand-coded expert used to drift off its plan and never solve it.
+    env = _make(cache, max_episode_steps=200)
+    _, info = env.reset(options={"index": 81})
+    assert info["task"].id == "pick_heat_then_place_in_recep-Potato-None-Fridge-4/trial_S000008"
+    junk = ["jump", "take the moon", "go to fridge 99", "", "look around", "\x00"]
+    steps = 0
+    while not info["won"] and steps < 40:
+        expected = info["expert_action"]
+        for text in junk[steps % len(junk) : steps % len(junk) + 2]:
+            _, reward, _, _, info = env.step(text)
+            assert info["action_valid"] is False and reward == 0.0
+            assert info["expert_action"] == expected, f"{text!r} moved the expert off {expected!r}"
+        _, reward, _, _, info = env.step(expected)
+        steps += 1
+    assert info["won"] and reward == 1.0 and steps == len(info["task"].metadata["walkthrough"])
+    env.close()
+
+
+# ---- caches and data files ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["truncate", "flip", "no_checksums"])
+def test_a_damaged_cached_game_is_rewritten_before_it_is_played(tmp_path: Path, damage: str) -> None:
+    env = gym.make(ENV_ID, split=OOD, cache_dir=str(tmp_path), source="generated")  # the native engine
+    first, _ = env.reset(options={"index": 5})
+    gamefile = Path(env.unwrapped._loaded)
+    good = gamefile.read_bytes()
+    if damage == "truncate":
+        gamefile.write_bytes(good[: len(good) // 2])
+    elif damage == "flip":
+        data = bytearray(good)
+        data[good.index(b"(:init") + 10] ^= 0x01  # still valid JSON: another fact in the problem
+        gamefile.write_bytes(bytes(data))
+    else:
+        (gamefile.parent / ".sha256.json").unlink()  # a cache written before checksums existed
+    env.unwrapped._loaded = None  # a new process: nothing loaded yet
+    again, _ = env.reset(options={"index": 5})
+    assert again == first and gamefile.read_bytes() == good and (gamefile.parent / ".sha256.json").is_file()
+    env.close()
+
+
+def test_a_truncated_official_game_is_named_in_the_error(tmp_path: Path) -> None:
+    root = _write_official_game(tmp_path)
+    trial = root / "json_2.1.1" / "valid_unseen" / "pick_cool_then_place_in_recep-Apple-None-CounterTop-7" / "trial_T1"
+    (trial / "game.tw-pddl").write_text((trial / "game.tw-pddl").read_text()[:200])
+    with pytest.raises(ValueError, match=r"game\.tw-pddl is not a valid game\.tw-pddl file .*truncated or corrupt"):
+        gym.make(ENV_ID, split=OOD, data_path=str(root), grammar="old")
+    (trial / "traj_data.json").write_text("{")
+    with pytest.raises(ValueError, match=r"traj_data\.json is not valid JSON .*alfworld-download"):
+        gym.make(ENV_ID, split=OOD, data_path=str(root), grammar="old")
+
+
+def test_an_unwritable_game_cache_names_the_directory_and_sdar_cache(tmp_path: Path, monkeypatch) -> None:
+    def full_disk(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    env = gym.make(ENV_ID, split=OOD, cache_dir=str(tmp_path), source="generated")
+    with pytest.raises(OSError, match=r"cannot write the generated ALFWorld game under .*No space left.*SDAR_CACHE"):
+        env.reset(options={"index": 0})
+    env.close()
+
+
+def test_task_types_given_as_one_string_get_a_clear_error(cache: Path) -> None:
+    with pytest.raises(ValueError, match=r"task_types must be a list of task types, e\.g\. \['look_at_obj_in_light'\]"):
+        _make(cache, task_types="look_at_obj_in_light")

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdar_envs.retrieval import HTTPRetriever, RetrievalServerError, available_backends, build_index, load_index
-from sdar_envs.retrieval.server import main, serve_in_thread
+from sdar_envs.retrieval.http_client import MAX_BATCH_QUERIES, MAX_BATCH_RESULTS
+from sdar_envs.retrieval.server import MAX_QUERIES, MAX_RESULTS, main, serve_in_thread
 
 CORPUS = {
     "0": '"Evan Morris"\nEvan Morris was a lobbyist for the Veloria shipping guild.',
@@ -104,7 +105,67 @@ def test_unknown_paths_get_404_and_health_reports_the_index(server):
         "backend": "bm25s",
         "num_docs": 4,
         "topk": 3,
+        "max_queries": 1024,
+        "max_results": 10240,
+        "max_topk": 1000,
     }
+
+
+@pytest.mark.parametrize(
+    ("queries", "topk", "message"),
+    [
+        (3000, 1000, "3000 queries in one request; this server takes at most 1024 (max_queries)"),
+        (1000, 1000, "1000 queries x topk 1000 = 1000000 results; this server returns at most 10240 per request"),
+        (11, 1000, "11 queries x topk 1000 = 11000 results"),
+    ],
+)
+def test_queries_times_topk_is_capped_with_a_400_naming_the_limit(server, queries, topk, message):
+    _, url, _ = server
+    body = {"queries": ["harbour"] * queries, "topk": topk, "return_scores": True}
+    response = requests.post(url, json=body, timeout=30)
+    assert response.status_code == 400 and message in response.json()["error"]
+    assert requests.post(url, json={"queries": ["harbour"] * 10, "topk": 1000}, timeout=10).status_code == 200
+
+
+def test_deeply_nested_json_gets_a_400_not_a_dropped_connection(server):
+    _, url, _ = server
+    response = requests.post(url, data=b"[" * 100_000, headers={"Content-Type": "application/json"}, timeout=10)
+    assert response.status_code == 400 and "nests JSON too deeply" in response.json()["error"]
+    assert requests.post(url, json={"query": "Veloria"}, timeout=10).status_code == 200
+
+
+def test_every_response_says_nosniff(server):
+    _, url, _ = server
+    base = url.rsplit("/", 1)[0]
+    answers = [
+        requests.get(base + "/health", timeout=10),
+        requests.get(base + "/<script>", timeout=10),
+        requests.post(url, data=b"{", timeout=10),
+        requests.post(url, json={"query": "x"}, timeout=10),
+    ]
+    assert [a.headers["X-Content-Type-Options"] for a in answers] == ["nosniff"] * 4
+
+
+def test_a_burst_of_new_connections_is_queued_not_reset(server):
+    srv, url, _ = server
+    assert srv.request_queue_size == 128  # the WebShop server's backlog (socketserver's default is 5)
+    barrier = threading.Barrier(64)
+
+    def one_new_connection(_):
+        barrier.wait()
+        with requests.Session() as session:
+            return session.post(url, json={"query": "harbour"}, timeout=10).status_code
+
+    with ThreadPoolExecutor(64) as pool:
+        assert list(pool.map(one_new_connection, range(64))) == [200] * 64
+
+
+def test_the_client_splits_a_large_batch_into_requests_the_server_takes(server):
+    _, url, index = server
+    queries = [f"harbour {i}" for i in range(1500)] + ["horse fairs"]
+    results = HTTPRetriever(url).batch_search(queries, 10)  # 1501 x 10 would be over both limits in one request
+    assert len(results) == 1501 and results[-1] == index.search("horse fairs", 10)
+    assert (MAX_BATCH_QUERIES, MAX_BATCH_RESULTS) == (MAX_QUERIES, MAX_RESULTS)
 
 
 def test_client_round_trip_matches_the_local_index(server):

@@ -1,6 +1,8 @@
 """sdar/SearchQA-v0: the env contract, vector envs, invalid and arbitrary actions, a scripted episode, the oracle."""
 
+import errno
 import json
+import tempfile
 from collections import Counter
 
 import gymnasium as gym
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 import sdar_envs  # noqa: F401
 from sdar_envs.core import check_info
+from sdar_envs.searchqa.generator import dataset_intact, ensure_dataset
 from sdar_envs.searchqa.protocol import INVALID_ACTION_MESSAGE
 
 SMALL = {"num_passages": 3000}
@@ -110,8 +113,12 @@ def test_data_sources_select_families(small_kwargs):
 
 
 def test_bad_arguments_get_actionable_errors(small_kwargs, env):
-    with pytest.raises(ValueError, match="unknown split"):
+    with pytest.raises(ValueError, match="split='dev': the generated data has the splits train, validation, test"):
         gym.make("sdar/SearchQA-v0", split="dev", **small_kwargs)
+    with pytest.raises(ValueError, match=r"data_sources='nq': a list[\s\S]*backend='elastic'[\s\S]*topk=0: an integer"):
+        gym.make("sdar/SearchQA-v0", data_sources="nq", backend="elastic", topk=0, **small_kwargs)
+    with pytest.raises(ValueError, match=r"num_passages=10: an integer of at least 500[\s\S]*topk='3'"):
+        gym.make("sdar/SearchQA-v0", num_passages=10, topk="3")
     with pytest.raises(ValueError, match="corpus_path"):
         gym.make("sdar/SearchQA-v0", qa_path="questions.jsonl")
     with pytest.raises(KeyError, match="no Search-QA task"):
@@ -185,3 +192,43 @@ def test_a_stale_cached_index_is_rebuilt(small_kwargs):
     obs, *_ = env.step(info["expert_action"])
     assert obs.startswith("\n\n<information>Doc 1(Title: ")
     assert json.loads(manifest.read_text())["format_version"] != -1
+
+
+# ---- the generated data's cache: corruption is detected and rebuilt ------------------------------------------------
+@pytest.mark.parametrize("damage", ["delete_meta", "truncate", "flip"])
+def test_a_damaged_generated_dataset_is_regenerated(tmp_path, damage):
+    directory = ensure_dataset(0, 600, tmp_path)
+    good = {p.name: p.read_bytes() for p in directory.glob("*.jsonl")}
+    if damage == "delete_meta":
+        (directory / "meta.json").unlink()  # used to leave the directory unusable: "Directory not empty" forever
+    elif damage == "truncate":
+        (directory / "test.jsonl").write_bytes(good["test.jsonl"][:100])
+    else:
+        data = bytearray(good["corpus.jsonl"])
+        data[2000] ^= 0x01
+        (directory / "corpus.jsonl").write_bytes(bytes(data))
+    assert ensure_dataset(0, 600, tmp_path) == directory
+    assert {p.name: p.read_bytes() for p in directory.glob("*.jsonl")} == good
+    assert dataset_intact(directory) and not list(tmp_path.glob(".*"))  # no temporary directory left behind
+
+
+def test_an_unwritable_dataset_cache_names_the_directory_and_sdar_cache(tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full_disk)
+    with pytest.raises(OSError, match=r"cannot write the generated Search-QA data under .*sqa-.*SDAR_CACHE"):
+        ensure_dataset(0, 600, tmp_path)
+
+
+def test_an_unwritable_index_directory_names_it_and_sdar_cache(small_kwargs, tmp_path, monkeypatch):
+    real = tempfile.mkdtemp
+
+    def read_only(*args, **kwargs):
+        if kwargs.get("prefix", "").startswith(".index"):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    with pytest.raises(PermissionError, match=rf"cannot write the search index under {tmp_path} .*SDAR_CACHE"):
+        gym.make("sdar/SearchQA-v0", split="test", index_path=str(tmp_path / "index"), **small_kwargs)

@@ -12,6 +12,7 @@ import sdar_envs  # noqa: F401
 from sdar_envs.retrieval import build_index
 from sdar_envs.retrieval.server import serve_in_thread
 from sdar_envs.searchqa.loaders import read_corpus, read_qa
+from sdar_envs.searchqa.protocol import question_prompt
 
 CORPUS = [
     {"id": "0", "contents": '"Evan Morris"\nEvan Morris was a lobbyist for the Veloria shipping guild.'},
@@ -84,6 +85,25 @@ def test_read_qa_reads_processed_parquet_and_recovers_the_question(processed_par
     assert [r["golden_answers"] for r in records] == [["Quelton"], ["Port Annis", "Annis"]]
     assert [r["data_source"] for r in records] == ["hotpotqa", "bamboogle"]
     assert [r["id"] for r in records] == ["hotpotqa-0", "bamboogle-1"]  # no id column: numbered per source
+
+
+def test_a_question_that_says_question_is_read_whole_from_search_r1s_prompt(tmp_path):
+    full_prompt = question_prompt("Question: which Question: title did Evan Morris hold?")
+    rows = [
+        {"data_source": "nq", "prompt": [{"role": "user", "content": full_prompt}],
+         "reward_model": {"ground_truth": {"target": ["lobbyist"]}}},
+        {"data_source": "nq", "prompt": [{"role": "user", "content": PREFIX + "What did the Question: Time say?\n"}],
+         "reward_model": {"ground_truth": {"target": ["x"]}}},
+        {"data_source": "other", "prompt": "Your task. Question: What is on the Question: line?\n",
+         "reward_model": {"ground_truth": {"target": ["x"]}}},
+    ]  # fmt: skip
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert [r["question"] for r in read_qa(path)] == [
+        "Question: which Question: title did Evan Morris hold?",
+        "What did the Question: Time say?",
+        "What is on the Question: line?",
+    ]
 
 
 def test_read_qa_reports_missing_fields_and_files(tmp_path):

@@ -11,8 +11,9 @@ import torch
 import two_choice_env
 
 import sdar_envs
+from sdar_agent.checkpoints import ResumeError
 from sdar_agent.cli import build_parser, main
-from sdar_agent.config import ENV_IDS, TrainConfig, load_config, resolve_env_id
+from sdar_agent.config import ENV_IDS, ConfigError, TrainConfig, load_config, resolve_env_id
 from sdar_agent.trainer import Trainer
 from skillbank.render import PREFIX_HEADER
 
@@ -232,3 +233,144 @@ def test_skill_methods_show_skills_in_the_student_prompt_and_refuse_to_run_witho
     assert all(s.prompt_text.startswith(f"{PREFIX_HEADER}skill for {s.task.id}\n\n") for s in batch.samples)
     with pytest.raises(ValueError, match="needs skills"):
         Trainer(_config(tmp_path, method="sdar"))
+
+
+# ---- bad flags and resume -------------------------------------------------------------------------------------------
+def test_every_bad_flag_is_named_at_once_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = main(
+        ["train", "--env", two_choice_env.ENV_ID, "--steps", "-3", "--group-size", "0", "--tasks-per-step", "-1",
+         "--dtype", "float7", "--micro-batch-size", "0", "--lr", "-1", "--top-p", "2", "--max-prompt-tokens", "0",
+         "--gguf-file", "model.gguf", "--gate", "entropy", "--seed", "abc", "--output-dir", str(blocker / "run")]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    expected = [
+        "--steps: must be at least 1 (got -3)",
+        "--group-size: must be at least 1 (got 0)",
+        "--tasks-per-step: must be at least 1 (got -1)",
+        "--dtype: must be one of float32, bfloat16, float16 (got 'float7')",
+        "--micro-batch-size: must be at least 1 (got 0)",
+        "--lr: must be > 0 (got -1.0)",
+        "--top-p: must lie in (0, 1] (got 2.0)",
+        "--max-prompt-tokens: must be at least 1 (got 0)",
+        "--gguf-file: applies to a model directory holding that GGUF file, not to --model tiny",
+        "--gate: only applies to methods with the SDAR term; grpo has none (got 'entropy')",
+        "--seed: cannot read 'abc' as an integer",
+        f"--output-dir: {blocker} is a file, not a directory",
+    ]
+    assert "invalid training config (12 problems)" in err
+    for line in expected:
+        assert line in err, line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_trainer_refuses_a_bad_config_before_opening_any_env(tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr("sdar_agent.trainer.EnvPool", lambda *a, **k: opened.append(a))
+    with pytest.raises(ConfigError, match=r"--group-size: must be at least 1 \(got 0\)"):
+        Trainer(_config(tmp_path, group_size=0))
+    assert opened == []
+
+
+def test_the_default_keeps_work_every_ten_steps_and_the_two_newest_checkpoints(tmp_path):
+    assert (TrainConfig().save_every, TrainConfig().keep_checkpoints) == (10, 2)
+    trainer = Trainer(_config(tmp_path, steps=3, save_every=1))
+    trainer.fit()
+    trainer.close()
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["step_000002", "step_000003"]
+    marker = json.loads((tmp_path / "run" / "checkpoints" / "step_000003" / "checkpoint.json").read_text())
+    assert marker["step"] == 3 and marker["files"]["optimizer.bin"] > 0
+
+
+def test_a_partial_newest_checkpoint_falls_back_to_the_previous_complete_one(tmp_path, capsys):
+    first = Trainer(_config(tmp_path, steps=2, save_every=1, keep_checkpoints=0))
+    first.fit()
+    first.close()
+    newest = tmp_path / "run" / "checkpoints" / "step_000002"
+    (newest / "optimizer.bin").unlink()  # what a kill during an older, non-atomic save left behind
+    resumed = Trainer(_config(tmp_path, steps=3, resume=True))
+    history = resumed.fit()
+    resumed.close()
+    assert [m["step"] for m in history] == [2, 3]
+    err = capsys.readouterr().err
+    assert "skipping the incomplete checkpoint step_000002" in err and "optimizer.bin is missing" in err
+    assert "resuming from step 1" in err and "1 metrics.jsonl line(s) of later steps dropped" in err
+    steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
+
+
+def test_a_kill_between_the_metrics_line_and_the_checkpoint_does_not_log_a_step_twice(tmp_path, monkeypatch):
+    run = Trainer(_config(tmp_path, steps=3, save_every=1))
+    real_save = run.save
+
+    def killed_at_step_3(*args, **kwargs):
+        if run.step == 3:
+            raise KeyboardInterrupt  # the process dies after step 3's metrics line, before its checkpoint
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(run, "save", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        run.fit()
+    run.close()
+    with (tmp_path / "run" / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 4, "ret')  # and a line cut in the middle
+    resumed = Trainer(_config(tmp_path, steps=3, resume=True))
+    assert [m["step"] for m in resumed.fit()] == [3]
+    resumed.close()
+    steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
+
+
+def test_an_interrupted_save_leaves_no_checkpoint_and_the_next_save_cleans_up(tmp_path, monkeypatch):
+    trainer = Trainer(_config(tmp_path, steps=1))
+    trainer.train_step()
+    real = trainer.accelerator.save_state
+
+    def dies_half_way(path):
+        real(path)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer.accelerator, "save_state", dies_half_way)
+    with pytest.raises(OSError):
+        trainer.save()
+    root = tmp_path / "run" / "checkpoints"
+    assert [p.name for p in root.iterdir()] == [".step_000001.partial"] and trainer.latest_checkpoint() is None
+    monkeypatch.setattr(trainer.accelerator, "save_state", real)
+    trainer.save()
+    trainer.close()
+    assert [p.name for p in root.iterdir()] == ["step_000001"]
+
+
+def test_resuming_with_settings_that_define_the_run_is_refused_naming_each(tmp_path):
+    first = Trainer(_config(tmp_path, steps=1))
+    first.fit()
+    first.close()
+    skills = lambda task: "Answer with the named word."  # noqa: E731
+    again = Trainer(_config(tmp_path, steps=2, method="skill_grpo", seed=5, resume=True), skills=skills)
+    with pytest.raises(ResumeError) as refused:
+        again.fit()
+    again.close()
+    message = str(refused.value)
+    assert (
+        "--method: 'grpo' in the checkpoint, 'skill_grpo' now" in message
+        and "--seed: 0 in the checkpoint, 5 now" in message
+    )
+    assert "another --output-dir" in message
+
+
+def test_a_changed_learning_rate_on_resume_is_applied_and_reported(tmp_path, capsys):
+    first = Trainer(_config(tmp_path, steps=1, lr=1e-3))
+    first.fit()
+    first.close()
+    resumed = Trainer(_config(tmp_path, steps=2, lr=1e-2, grad_clip=0.5, resume=True))
+    resumed.load()
+    assert [g["lr"] for g in resumed.optimizer.param_groups] == [1e-2]
+    assert [g["weight_decay"] for g in resumed.optimizer.param_groups] == [0.01]
+    err = capsys.readouterr().err
+    assert "changed settings applied: steps 1 -> 2, lr 0.001 -> 0.01, grad_clip 1.0 -> 0.5" in err
+    assert [name for name, _, _ in resumed.resume_changes.applied] == ["steps", "lr", "grad_clip"]
+    metrics = resumed.train_step()
+    resumed.close()
+    assert metrics["lr"] == 1e-2

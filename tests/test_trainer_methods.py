@@ -138,9 +138,9 @@ def test_cli_selects_a_method_with_gate_and_lambda_overrides_and_plots_the_gate(
     assert json.loads(out.read_text())["with_skills"] is True  # Skill-GRPO evaluates with skills too
     capsys.readouterr()
     assert main(["train", "--env", "searchqa", "--method", "sdar", "--gate", "nope", "--output-dir", str(run)]) == 2
-    assert "gate 'nope' unknown" in capsys.readouterr().err
+    assert "--gate: must be one of gap, entropy, soft_or, none or unset (got 'nope')" in capsys.readouterr().err
     assert main(["train", "--env", "searchqa", "--skill-placement", "user", "--output-dir", str(run)]) == 2
-    assert "skill_placement must be one of prefix, system" in capsys.readouterr().err
+    assert "--skill-placement: must be one of prefix, system (got 'user')" in capsys.readouterr().err
 
 
 def test_config_overrides_reach_the_method_spec(tmp_path):

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import collections
+import errno
 import hashlib
 import itertools
 import json
+import os
+import random
+import re
+import tempfile
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdar_envs.webshop.catalog import load_catalog, open_catalog
-from sdar_envs.webshop.generator import MIN_DISTRACTORS, ensure_generated
+from sdar_envs.webshop.engine import Shop
+from sdar_envs.webshop.generator import FILE_NAMES, GENERATOR_VERSION, MIN_DISTRACTORS, ensure_generated, repeats_a_word
+from sdar_envs.webshop.pages import State
 from sdar_envs.webshop.reward import COLOR_SET, WebShopVerifier, fuzzy_ratio, normalize_color
 from sdar_envs.webshop.schema import PRICE_GRID, price_upper_for
 from sdar_envs.webshop.taxonomy import CATEGORY_ATTRIBUTES, QUERY_SPECS
@@ -254,7 +262,7 @@ def test_the_data_cli_generates_the_webshop_catalog(tmp_path, capsys):
     from sdar_envs.data_cli import main
 
     assert main(["webshop", "--products", "200", "--goals", "150", "--cache-dir", str(tmp_path)]) == 0
-    directory = tmp_path / "generated" / "v1-seed0-products200-goals150"
+    directory = tmp_path / "generated" / f"v{GENERATOR_VERSION}-seed0-products200-goals150"
     assert str(directory) in capsys.readouterr().out
     assert len(json.loads((directory / "items_shuffle.json").read_text())) == 200
 
@@ -311,3 +319,212 @@ def test_catalog_spec_env_kwargs_are_the_webshop_envs_keywords(tmp_path):
     env = WebShopEnv("all", transport="inproc", **kwargs)
     assert env.catalog_spec == spec and env.catalog is spec.open() is open_catalog(spec)
     env.close()
+
+
+# ---- official files play as upstream ------------------------------------------------------------------------------
+def _raw(asin: str, name: str, pricing: str = "$10.00", **extra) -> dict:
+    """A product in upstream's items_shuffle layout (every field upstream's loader reads)."""
+    raw = {
+        "asin": asin,
+        "name": name,
+        "full_description": f"{name}.",
+        "small_description": [f"About {name}"],
+        "pricing": pricing,
+        "images": ["https://example.invalid/a.jpg"],
+        "customization_options": {},
+        "category": "beauty",
+        "query": "soap",
+        "product_category": "Beauty › Bath › Soap",
+    }
+    raw.update(extra)
+    return raw
+
+
+def _upstream_order(goals: list) -> list:
+    """What upstream's web_agent_text_env.py does to its goal list: random.seed(233); random.shuffle(goals)."""
+    state = random.getstate()
+    try:
+        random.seed(233)
+        goals = list(goals)
+        random.shuffle(goals)
+        return goals
+    finally:
+        random.setstate(state)
+
+
+@pytest.fixture
+def official(tmp_path):
+    """A small catalog in the official layout whose items_human_ins key order differs from the product order, with
+    the products upstream skips (a repeated asin, "nan", an asin over 10 characters) and a goal without attributes."""
+    raws = [
+        _raw("B0000000C3", "Cedar Soap", "$23.90"),
+        _raw("B0000000A1", "Aloe Soap", "$5.00 - $9.50"),
+        _raw("B0000000C3", "Cedar Soap (again)"),
+        _raw("nan", "Nobody Soap"),
+        _raw("B0000000LONG", "Long Asin Soap"),
+        _raw("B0000000B2", "Birch Soap", "$1,299.00"),
+        _raw("B0000000D4", "Dune Soap", None),
+    ]
+    human = {  # deliberately not in product order
+        "B0000000D4": [{"instruction": "dune soap please.", "instruction_attributes": ["dry skin"],
+                        "instruction_options": []}],
+        "B0000000B2": [
+            {"instruction": "birch soap one", "instruction_attributes": ["vegan"], "instruction_options": []},
+            {"instruction": "birch soap none", "instruction_attributes": [], "instruction_options": []},
+            {"instruction": "birch soap two", "instruction_attributes": ["organic"], "instruction_options": []},
+        ],
+        "B0000000A1": [{"instruction": "aloe soap", "instruction_attributes": ["aloe"], "instruction_options": []}],
+        "B0000000C3": [{"instruction": "cedar soap", "instruction_attributes": ["cedar"], "instruction_options": []}],
+        "B0000000LONG": [{"instruction": "long", "instruction_attributes": ["x"], "instruction_options": []}],
+    }  # fmt: skip
+    attributes = {r["asin"]: {"attributes": ["vegan"]} for r in raws}
+    return (
+        _write(tmp_path / "items_shuffle.json", raws),
+        _write(tmp_path / "items_ins_v2.json", attributes),
+        _write(tmp_path / "items_human_ins.json", human),
+    )
+
+
+def test_official_goals_are_numbered_by_product_order_then_upstreams_seeded_shuffle(official):
+    catalog = load_catalog(*official)
+    # upstream: products in items_shuffle order (C3, A1, B2, D4; the repeat, "nan" and the long asin skipped), each
+    # product's instructions in file order (the one without attributes skipped, trailing dots stripped), then shuffled
+    built = ["cedar soap", "aloe soap", "birch soap one", "birch soap two", "dune soap please"]
+    assert list(catalog.products) == ["B0000000C3", "B0000000A1", "B0000000B2", "B0000000D4"]
+    assert [g["instruction"] for g in catalog.goals] == _upstream_order(built)
+    assert [g["instruction"] for g in catalog.goals] != built  # the shuffle does move them
+    assert [t.instruction.split(",")[0] for t in catalog.tasks("test")] == _upstream_order(built)
+
+
+def test_synthetic_goals_follow_product_order_and_share_one_price_cap_per_product(tmp_path):
+    colours = {"Color": [{"value": "Red", "image": None}, {"value": "Blue", "image": None}]}
+    raws = [_raw("B0000000Z9", "Zinc Soap", customization_options=colours), _raw("B0000000Y8", "Yarrow Soap")]
+    attributes = {
+        "B0000000Y8": {"attributes": ["mild"], "instruction": "yarrow soap", "instruction_attributes": ["mild"]},
+        "B0000000Z9": {"attributes": ["zinc"], "instruction": "zinc soap", "instruction_attributes": ["zinc"]},
+    }
+    catalog = load_catalog(_write(tmp_path / "p.json", raws), _write(tmp_path / "a.json", attributes))
+    built = ["zinc soap with color: red", "zinc soap with color: blue", "yarrow soap"]
+    assert [g["instruction"] for g in catalog.goals] == _upstream_order(built)
+    zinc = [g for g in catalog.goals if g["asin"] == "B0000000Z9"]
+    assert zinc[0]["price_upper"] == zinc[1]["price_upper"]
+
+
+def test_prices_render_as_upstream_prints_them(official):
+    catalog = load_catalog(*official)
+    shown = {asin: p["Price"] for asin, p in catalog.products.items()}
+    assert shown == {
+        "B0000000C3": "$23.9",
+        "B0000000A1": "$5.0 to $9.5",
+        "B0000000B2": "$1299.0",
+        "B0000000D4": "$100.0",
+    }
+    assert catalog.products["B0000000C3"]["price"] == 23.9 and catalog.products["B0000000D4"]["price"] == 100.0
+    shop = Shop(catalog, index_dir=None)
+    task = catalog.task(0)
+    item = shop.render(State("item", "soap", 1, "B0000000C3"), task)
+    assert "Cedar Soap [SEP] Price: $23.9 [SEP] Rating: N.A." in item.observation
+    results = shop.render(State("results", "cedar soap", 1), task)
+    assert "B0000000C3 [SEP] Cedar Soap [SEP] $23.9" in results.observation
+
+
+def test_generated_files_hold_every_field_upstreams_loader_reads(catalog):
+    # what upstream's engine/engine.py::load_products and engine/goal.py::get_human_goals read, field by field
+    raws = json.loads((catalog.root / "items_shuffle.json").read_text())
+    attributes = json.loads((catalog.root / "items_ins_v2.json").read_text())
+    human = json.loads((catalog.root / "items_human_ins.json").read_text())
+    for p in raws:
+        assert p["asin"] != "nan" and len(p["asin"]) <= 10
+        assert isinstance(p["images"], list) and isinstance(p["images"][0], str) and p["images"][0]
+        prices = [float(Decimal(re.sub(r"[^\d.]", "", x))) for x in p["pricing"].split("$")[1:]]
+        assert len(prices) == 1
+        for contents in p["customization_options"].values():
+            assert all(isinstance(c["value"], str) for c in contents)
+        for key in ("category", "query", "product_category", "name", "full_description"):
+            assert isinstance(p[key], str)
+        assert isinstance(p["small_description"], list)
+        assert "attributes" in attributes[p["asin"]]
+    for entries in human.values():
+        for entry in entries:
+            assert entry["instruction_attributes"] and isinstance(entry["instruction_options"], list)
+            assert isinstance(entry["instruction"], str)
+    shown = {p["Price"] for p in catalog.products.values()}
+    assert not any(text.endswith("0") and not text.endswith(".0") for text in shown)  # "$23.9", not "$23.90"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_no_generated_instruction_repeats_a_word_back_to_back(tmp_path, seed):
+    directory = ensure_generated(seed=seed, cache_dir=tmp_path) if seed else None
+    goals = (
+        load_catalog(*(directory / n for n in FILE_NAMES)).goals
+        if directory
+        else open_catalog(cache_dir=tmp_path.parent / "webshop-cache").goals
+    )
+    repeated = [g["instruction"] for g in goals if repeats_a_word(g["instruction"])]
+    assert repeated == [] and len(goals) == 1600
+    assert repeats_a_word("with spf spf 70") and repeats_a_word("twin pack pack") and not repeats_a_word("a b a")
+
+
+# ---- caches and data files: corruption is detected, named, and rebuilt ------------------------------------------
+def _generated(tmp_path):
+    return ensure_generated(seed=3, n_products=200, n_goals=150, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete_meta", "delete_file"])
+def test_a_damaged_generated_catalog_is_regenerated(tmp_path, damage):
+    directory = _generated(tmp_path)
+    good = {name: (directory / name).read_bytes() for name in FILE_NAMES}
+    target = directory / "items_shuffle.json"
+    if damage == "truncate":
+        target.write_bytes(good["items_shuffle.json"][:1000])
+    elif damage == "flip":
+        data = bytearray(good["items_shuffle.json"])
+        data[5000] ^= 0x01  # one bit: still valid JSON, a different product text
+        target.write_bytes(bytes(data))
+    elif damage == "delete_meta":
+        (directory / "meta.json").unlink()
+    else:
+        (directory / "items_human_ins.json").unlink()
+    assert _generated(tmp_path) == directory
+    assert {name: (directory / name).read_bytes() for name in FILE_NAMES} == good
+
+
+def test_a_truncated_official_file_is_named_in_the_error(official):
+    products, attributes, human = official
+    human.write_text(human.read_text()[:50])
+    with pytest.raises(ValueError, match=rf"{re.escape(str(human))} is not valid JSON .*truncated or corrupt"):
+        load_catalog(products, attributes, human)
+    products.write_text('{"asin": "B0"}')
+    with pytest.raises(ValueError, match=r"items_shuffle.json holds a JSON dict, but upstream's items_shuffle.json"):
+        load_catalog(products, attributes)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_cache_names_the_directory_and_sdar_cache(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(OSError, match=r"cannot write the generated WebShop catalog under .*SDAR_CACHE"):
+            _generated(tmp_path)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_an_unwritable_cache_names_the_directory_and_sdar_cache(tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full_disk)
+    with pytest.raises(OSError, match=r"cannot write the generated WebShop catalog under .*No space left .*SDAR_CACHE"):
+        _generated(tmp_path)
+
+
+def test_the_search_index_is_rebuilt_when_the_catalog_files_change(official, tmp_path):
+    products, attributes, human = official
+    first = Shop(load_catalog(products, attributes, human))
+    assert first.search.search("cedar")[:1] == ("B0000000C3",)
+    raws = json.loads(products.read_text())
+    raws[0]["name"] = raws[0]["full_description"] = "Juniper Soap"
+    raws[0]["small_description"] = ["About Juniper Soap"]
+    _write(products, raws)  # the same number of products, another text
+    second = Shop(load_catalog(products, attributes, human))
+    assert second.search.search("juniper")[:1] == ("B0000000C3",) and second.search.search("cedar") == ()

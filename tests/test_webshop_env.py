@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import threading
+import time
 
 import gymnasium as gym
 import pytest
@@ -12,11 +16,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sdar_envs  # noqa: F401  (registers the ids)
+from sdar_envs.webshop import transport as transport_module
 from sdar_envs.webshop.catalog import catalog_cli_args, open_catalog
 from sdar_envs.webshop.engine import ActionTarget, Shop, admissible_actions, parse_action
 from sdar_envs.webshop.pages import Page, State, page_signature, parse_html, render_html
 from sdar_envs.webshop.reward import Purchase
-from sdar_envs.webshop.transport import WebShopServerError, local_server
+from sdar_envs.webshop.server import ShopServer, bind_warning
+from sdar_envs.webshop.transport import LocalServer, WebShopServerError, local_server
 
 ENV_ID = "sdar/WebShop-v0"
 
@@ -357,3 +363,174 @@ def test_a_server_with_another_catalog_is_refused(cache_dir, server_url):
     with pytest.raises(ValueError, match="serves catalog"):
         environment.reset(seed=0)
     environment.close()
+
+
+# ---- the server under hostile clients -------------------------------------------------------------------------------
+@pytest.fixture
+def own_server(shop):
+    """A ShopServer in this process with small limits, stopped after the test; yields a function making one."""
+    servers = []
+
+    def start(**limits):
+        server = ShopServer(shop, port=0, **limits)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_sessions_goal_is_set_once_and_a_stranger_cannot_rebind_a_live_env(cache_dir, server_url, catalog):
+    http = requests.Session()
+    conflict = http.get(f"{server_url}/fixed_1?goal=5")
+    assert conflict.status_code == 409 and "always plays goal 1" in conflict.text
+    assert parse_html(http.get(f"{server_url}/fixed_1?goal=1").text).goal == 1
+    environment = gym.make(ENV_ID, base_url=server_url, cache_dir=cache_dir)
+    try:
+        _, info = environment.reset(options={"index": 7})
+        session = environment.unwrapped.transport.session_id
+        stolen = http.get(f"{server_url}/{session}?goal=5")  # a stranger tries to rebind the env's own session
+        assert stolen.status_code == 409 and "already plays goal 7" in stolen.text
+        reward = 0.0
+        while info["expert_action"]:
+            _, reward, _, _, info = environment.step(info["expert_action"])
+        assert reward == 1.0 and info["task"].id == "fixed_7"
+        assert info["task"].instruction == catalog.goals[7]["instruction_text"]
+    finally:
+        environment.close()
+
+
+def test_the_env_refuses_a_page_played_for_another_goal(cache_dir, server_url):
+    environment = gym.make(ENV_ID, base_url=server_url, cache_dir=cache_dir)
+    try:
+        environment.reset(options={"index": 3})
+        environment.unwrapped.transport.goal = 4  # as if the server had rebound the session to goal 3
+        with pytest.raises(WebShopServerError, match="for goal 3, not goal 4 as this env asked"):
+            environment.step("search[red]")
+    finally:
+        environment.close()
+
+
+def test_a_flood_of_new_sessions_never_evicts_a_live_env_session(cache_dir, own_server):
+    server = own_server(max_sessions=20, idle_timeout=60.0)
+    environment = gym.make(ENV_ID, base_url=server.url, cache_dir=cache_dir)
+    http = requests.Session()
+    try:
+        _, info = environment.reset(options={"index": 0})
+        answers = [http.get(f"{server.url}/flood-{i}?goal=1") for i in range(60)]
+        codes = [a.status_code for a in answers]
+        assert codes.count(200) == 19 and codes.count(503) == 41  # the env's session holds the 20th place
+        assert answers[-1].headers["Retry-After"] == "5" and "holds 20 sessions" in answers[-1].text
+        while info["expert_action"]:
+            _, reward, _, _, info = environment.step(info["expert_action"])
+        assert reward == 1.0
+    finally:
+        environment.close()
+
+
+def test_an_env_whose_idle_session_was_dropped_recreates_it_and_sees_the_same_page(cache_dir, own_server):
+    server = own_server(max_sessions=5, idle_timeout=0.0)  # every session counts as idle: any flood drops it
+    http_env = gym.make(ENV_ID, base_url=server.url, cache_dir=cache_dir).unwrapped
+    inproc = gym.make(ENV_ID, transport="inproc", cache_dir=cache_dir).unwrapped
+    http = requests.Session()
+    try:
+        http_env.reset(options={"index": 9})
+        inproc.reset(options={"index": 9})
+        for action in ("search[table]", "click[next >]"):
+            for i in range(10):
+                assert http.get(f"{server.url}/stranger-{action}-{i}?goal=2").status_code == 200
+            assert http_env.transport.session_id not in server.sessions
+            assert http_env.step(action)[:4] == inproc.step(action)[:4]
+            assert page_signature(http_env.page) == page_signature(inproc.page)
+    finally:
+        http_env.close()
+        inproc.close()
+
+
+def test_every_server_response_says_nosniff(server_url):
+    http = requests.Session()
+    for path in ("/fixed_0", "/nobody", "/fixed_0?goal=3", "/api/info", "/a/b/c/d", "/search_results/x?keywords=a"):
+        response = http.get(server_url + path, allow_redirects=False)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+    assert http.get(server_url + "/", allow_redirects=False).headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_absurdly_nested_option_json_in_a_url_gets_a_page_not_a_dropped_connection(server_url, catalog):
+    asin = catalog.goals[0]["asin"]
+    response = requests.get(f"{server_url}/item_page/fixed_0", params={"asin": asin, "options": "[" * 5_000})
+    assert response.status_code == 200 and parse_html(response.text).selected == {}
+
+
+def test_binding_every_interface_warns_that_the_shop_has_no_authentication():
+    assert bind_warning("127.0.0.1") is None and bind_warning("::1") is None
+    warning = bind_warning("0.0.0.0")
+    assert warning.startswith("WARNING: the WebShop server binds 0.0.0.0") and "no authentication" in warning
+
+
+def test_a_server_that_cannot_start_reports_its_own_error():
+    with pytest.raises(RuntimeError, match=r"did not start[\s\S]*argument --noun-method: invalid choice: 'x'"):
+        LocalServer(["--noun-method", "x"])
+
+
+def test_env_arguments_are_checked_before_any_server_starts(cache_dir):
+    with pytest.raises(ValueError, match=r"noun_method='x': use one of spacy, lexicon or None"):
+        gym.make(ENV_ID, noun_method="x", cache_dir=cache_dir)
+    with pytest.raises(
+        ValueError, match=r"products=3: an integer of at least 10\n  search_backend=.elastic.: use one of default"
+    ):
+        gym.make(ENV_ID, search_backend="elastic", products=3, cache_dir=cache_dir)
+    with pytest.raises(ValueError, match=r"timeout=0: seconds"):
+        gym.make(ENV_ID, timeout=0, cache_dir=cache_dir)
+
+
+def _stop(process) -> None:
+    """SIGSTOP ``process`` and wait until the kernel shows it stopped (delivery is asynchronous)."""
+    os.kill(process.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{process.pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.01)
+
+
+def test_a_stopped_local_server_is_restarted_on_the_next_reset(cache_dir):
+    environment = gym.make(ENV_ID, cache_dir=cache_dir, upstream_option_quirk=True, timeout=2.0)  # its own server
+    try:
+        _, info = environment.reset(options={"index": 0})
+        server = environment.unwrapped.local_server
+        _stop(server.process)
+        started = time.monotonic()
+        with pytest.raises(WebShopServerError, match="is not reachable"):
+            environment.step(info["expert_action"])
+        assert time.monotonic() - started < 10
+        _, info = environment.reset(options={"index": 0})
+        restarted = environment.unwrapped.local_server
+        assert restarted is not server and restarted.alive() and server.process.poll() is not None
+        _, _, _, _, info = environment.step(info["expert_action"])
+        assert info["action_valid"] and info["page"] == "results"
+        _stop(restarted.process)  # stopped between episodes: no step has to time out first
+        _, info = environment.reset(options={"index": 1})
+        assert environment.unwrapped.local_server is not restarted and restarted.process.poll() is not None
+        assert info["task"].id == "fixed_1"
+    finally:
+        environment.close()
+
+
+def test_a_local_server_that_stops_answering_during_a_reset_is_restarted_and_the_reset_retried(cache_dir, monkeypatch):
+    environment = gym.make(ENV_ID, cache_dir=cache_dir, upstream_option_quirk=True, timeout=1.0)
+    try:
+        environment.reset(options={"index": 0})
+        server = environment.unwrapped.local_server
+        _stop(server.process)
+        # as where /proc is missing, or the stop lands between the check and the request: it looks alive
+        monkeypatch.setattr(LocalServer, "alive", lambda self: self.process.poll() is None)
+        monkeypatch.setattr(transport_module, "PROBE_TIMEOUT", 1.0)
+        _, info = environment.reset(options={"index": 2})
+        assert environment.unwrapped.local_server is not server and info["task"].id == "fixed_2"
+        assert server.process.poll() is not None
+    finally:
+        environment.close()

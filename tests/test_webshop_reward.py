@@ -189,3 +189,18 @@ def test_the_verifier_scores_a_purchase_from_the_task_metadata():
     assert partial.score == pytest.approx((2 + 0 + 1) / 5) and not partial.success
     unknown = verifier.verify(task, Purchase("B0NOPE", {}))
     assert unknown.score == 0.0 and "unknown asin" in unknown.details["error"]
+
+
+def test_the_fuzzy_ratio_is_rounded_to_an_integer_before_the_threshold_as_thefuzz_does():
+    # rapidfuzz gives 2 * 20 / 47 = 85.106 here; thefuzz rounds it to 85, which is not above 85
+    assert fuzzy_ratio("hypoallergenicfabric", "hypoallergenicfabricblanket") == 85
+    assert isinstance(fuzzy_ratio("a b", "a"), int)
+    goal = {**GOAL, "attributes": ["natural looking", "hypoallergenicfabric"]}
+    _, details = reward(product(Attributes=["natural looking", "hypoallergenicfabricblanket"]), goal=goal)
+    assert details["n_attr_matches"] == 1
+    assert fuzzy_ratio("heat resistantt", "heat resistant") == 97  # 96.55... rounds up
+
+
+def test_fuzzy_matching_drops_only_latin1_characters_as_thefuzz_ascii_only_does():
+    assert fuzzy_ratio("café", "caf") == 100  # é (U+00E9) is dropped
+    assert fuzzy_ratio("Ωmega", "mega") == 89  # Ω (U+03A9) is kept: 2 * 4 / 9

@@ -13,7 +13,6 @@ grammar (about 0.1 s).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInf
 from textworld.envs import PddlEnv
 
 from sdar_envs.alfworld.grammar import to_grammar
+from sdar_envs.alfworld.native.engine import read_game_file
 
 __all__ = ["ENGINES", "EngineState", "TextWorldEngine", "make_engine"]
 
@@ -52,7 +52,7 @@ class TextWorldEngine:
 
     def load(self, gamefile: str | Path) -> None:
         """Load a ``game.tw-pddl`` file, rewriting its domain and grammar text to this engine's grammar."""
-        data = json.loads(Path(gamefile).read_text())
+        data = read_game_file(gamefile)
         data["pddl_domain"], data["grammar"] = to_grammar(data["pddl_domain"], data["grammar"], self.grammar)
         argv = sys.argv  # fast_downward's pddl2sas overwrites sys.argv (fast_downward/interface.py): restore it
         try:

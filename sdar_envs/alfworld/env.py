@@ -59,6 +59,11 @@ class ALFWorldEnv(TextEnv):
     Terminated when the goal holds (``info["won"]``). Truncated by Gymnasium's ``TimeLimit`` after 50 steps (the
     registered default, ALFWorld's ``max_nb_steps_per_episode``).
 
+    After the end (a step returned ``terminated=True``), every step until the next ``reset`` returns the final
+    observation again, reward 0, ``terminated=True``, ``truncated=False`` and ``action_valid=False`` (the rule of
+    :mod:`sdar_envs.core`, the same for every env). The game is frozen: taking the placed object back cannot un-win
+    the episode or pay its reward a second time.
+
     ## Info
     The contract keys (``task``, ``won``, ``score``, ``action_valid``, ``admissible_actions``: the engine's sorted
     admissible commands without ``help``, ``expert_action``: the hand-coded expert's next command, ``None`` once it
@@ -116,6 +121,8 @@ class ALFWorldEnv(TextEnv):
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if source not in ("auto", "generated", "official"):
             raise ValueError(f"source must be 'auto', 'generated' or 'official', got {source!r}")
+        if isinstance(task_types, str):
+            raise ValueError(f"task_types must be a list of task types, e.g. [{task_types!r}], not a string")
         unknown = set(task_types or ()) - set(TASK_TYPES)
         if unknown:
             raise ValueError(f"unknown task types {sorted(unknown)}; expected some of {TASK_TYPES}")
@@ -159,6 +166,7 @@ class ALFWorldEnv(TextEnv):
         self._expert: Expert | NativeExpert | None = None
         self._state: Mapping[str, Any] = {}
         self._won = False
+        self._expert_action: str | None = None
 
     def _generated_task(self, entry: ManifestEntry) -> Task:
         folder = entry.id.split("/", 1)[0]
@@ -210,8 +218,8 @@ class ALFWorldEnv(TextEnv):
             self._expert = NativeExpert(self._engine)
         else:
             self._expert = Expert(gamefile, seed=seed, grammar=self.grammar)
-        expert_action = self._expert.start(self._state["feedback"])
-        return self._state["feedback"], self._info(True, expert_action)
+        self._expert_action = self._expert.start(self._state["feedback"])
+        return self._state["feedback"], self._info(True, self._expert_action)
 
     def _admissible(self) -> list[str]:
         return [c for c in self._state["admissible_commands"] if c != "help"]
@@ -248,8 +256,11 @@ class ALFWorldEnv(TextEnv):
             valid = True
             self._state = state
             self._won = bool(state["won"])
-        expert_action = self._expert.next_action(state, command, state["admissible_commands"]) if self._expert else None
-        info = self._info(valid, expert_action)
+        if valid and self._expert is not None:
+            self._expert_action = self._expert.next_action(state, command, state["admissible_commands"])
+        # An invalid command changed nothing, so the expert's next command is the one it gave before. (Fed the
+        # invalid command, alfworld's hand-coded expert would count it as a step of its plan and drift off it.)
+        info = self._info(valid, self._expert_action)
         reward = info["score"] if self._won and not was_won else 0.0
         return state["feedback"], reward, self._won, False, info
 

@@ -21,6 +21,7 @@ so upstream ``AlfredTWEnv`` reads a generated split unchanged.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import random
@@ -33,6 +34,7 @@ from alfworld.gen import constants, goal_library
 from alfworld.info import ALFRED_PDDL_PATH, ALFRED_TWL2_PATH
 
 __all__ = [
+    "CHECKSUM_NAME",
     "SPLITS",
     "SPLIT_SCENES",
     "TASK_SHARES",
@@ -71,6 +73,9 @@ SPLIT_SCENES: Mapping[str, tuple[int, ...]] = {
     "eval_in_distribution": tuple(constants.TRAIN_SCENE_NUMBERS),
     "eval_out_of_distribution": tuple(constants.TEST_SCENE_NUMBERS),
 }
+
+#: The file beside a written game's two files that holds their SHA-256s (``{name: hex digest}``).
+CHECKSUM_NAME = ".sha256.json"
 
 _LAYOUTS = Path(constants.__file__).resolve().parent / "layouts"
 _GRID = constants.AGENT_STEP_SIZE  # 0.25 m: ALFRED's navigation grid, the unit of location ids
@@ -457,15 +462,19 @@ def write_game(
 ) -> Path:
     """Write ``<root>/<split>/<folder>/<trial>/{traj_data.json, game.tw-pddl}``; return the ``game.tw-pddl`` path.
 
-    Files are written to a temporary name and renamed, so concurrent builders never see a half-written game.
+    Files are written to a temporary name and renamed, so concurrent builders never see a half-written game; then
+    :data:`CHECKSUM_NAME` records their SHA-256s (``sdar_envs.alfworld.cache`` checks them before a game is played).
     """
     trial_dir = Path(root) / spec.split / spec.folder / spec.trial
     trial_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in (
-        ("traj_data.json", traj_data(spec)),
-        ("game.tw-pddl", game_data(spec, walkthrough, solvable)),
-    ):
+    texts = {
+        "traj_data.json": json.dumps(traj_data(spec), indent=2) + "\n",
+        "game.tw-pddl": json.dumps(game_data(spec, walkthrough, solvable), indent=2) + "\n",
+    }
+    digests = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in texts.items()}
+    texts[CHECKSUM_NAME] = json.dumps(digests, indent=2, sort_keys=True) + "\n"  # last: it vouches for the others
+    for name, text in texts.items():
         tmp = trial_dir / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(content, indent=2) + "\n")
+        tmp.write_text(text)
         tmp.replace(trial_dir / name)
     return trial_dir / "game.tw-pddl"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sdar_envs.alfworld.games import TASK_TYPES
+from sdar_envs.alfworld.native.engine import read_game_file
 
 __all__ = ["OFFICIAL_SPLITS", "OfficialGame", "find_official_games", "official_root"]
 
@@ -35,6 +36,19 @@ class OfficialGame:
     task_type: str
     pddl_params: dict[str, object]
     instruction: str
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}): it is truncated or corrupt; restore it from the official release "
+            "(`alfworld-download`)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not a traj_data.json object")
+    return data
 
 
 def official_root(data_path: str | os.PathLike[str]) -> Path | None:
@@ -66,10 +80,10 @@ def find_official_games(data_path: str | os.PathLike[str], split: str) -> list[O
         gamefile = trial / "game.tw-pddl"
         if "movable" in rel or "Sliced" in rel or not gamefile.exists():
             continue
-        traj = json.loads(traj_path.read_text())
+        traj = _read_json(traj_path)
         if traj.get("task_type") not in TASK_TYPES:
             continue
-        game = json.loads(gamefile.read_text())
+        game = read_game_file(gamefile)
         if not game.get("solvable"):
             continue
         match = _TASK_LINE.search(game.get("grammar", ""))

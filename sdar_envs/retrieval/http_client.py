@@ -8,7 +8,8 @@ Two request forms exist in the wild; the client speaks both:
 Both answer ``{"result": [[{"document": {"id": ..., "contents": ...}, "score": s}, ...], ...]}``, one inner list per
 query (without scores the inner items are the documents themselves). The client sends the list form first and
 falls back to one single-query request per query when the server rejects it with a 4xx status, remembering the
-form that worked.
+form that worked. Large batches go out in chunks of at most :data:`MAX_BATCH_QUERIES` queries and
+:data:`MAX_BATCH_RESULTS` results (queries x k), the default limits of ``sdar-retriever serve``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ import requests
 
 from sdar_envs.retrieval.retriever import Retriever, check_k, clean_query, write_manifest
 
-__all__ = ["HTTPRetriever", "RetrievalServerError"]
+__all__ = ["MAX_BATCH_QUERIES", "MAX_BATCH_RESULTS", "HTTPRetriever", "RetrievalServerError"]
+
+#: Most queries, and most queries x k, one request carries (``sdar-retriever``'s default --max-queries and
+#: --max-results; kept equal to them by a test).
+MAX_BATCH_QUERIES = 1024
+MAX_BATCH_RESULTS = 10_240
 
 _BACKOFF_S = 0.5
 _BACKOFF_MAX_S = 8.0
@@ -72,11 +78,18 @@ class HTTPRetriever(Retriever):
         return self.batch_search_documents([query], k)[0]
 
     def batch_search_documents(self, queries: Sequence[str], k: int = 10) -> list[list[tuple[str, str, float]]]:
-        """:meth:`search_documents` for several queries, in one request when the server takes the list form."""
+        """:meth:`search_documents` for several queries, in one request per chunk (module docstring) when the
+        server takes the list form."""
         k = check_k(k)
         queries = [clean_query(q) for q in queries]
         if not queries or k == 0:
             return [[] for _ in queries]
+        size = max(1, min(MAX_BATCH_QUERIES, MAX_BATCH_RESULTS // k))
+        if len(queries) > size:
+            out: list[list[tuple[str, str, float]]] = []
+            for start in range(0, len(queries), size):
+                out.extend(self.batch_search_documents(queries[start : start + size], k))
+            return out
         if self._payload_form != "query":
             response = self._post({"queries": queries, "topk": k, "return_scores": True})
             if response.status_code == 200:

@@ -15,10 +15,18 @@ API (Search-R1's ``search_r1/search/retrieval_server.py``, plus verl-agent's sin
     one inner list per query (one for the single form); without scores the inner items are the documents
     ``{"id", "contents"}``. A malformed request gets HTTP 400 with ``{"error": "..."}``.
 ``GET /health``
-    ``{"status": "ok", "backend": "tantivy", "num_docs": 50000, "topk": 3}``.
+    ``{"status": "ok", "backend": "tantivy", "num_docs": 50000, "topk": 3, "max_queries": 1024, "max_results":
+    10240, "max_topk": 1000}``.
 
-The server is a stdlib ``ThreadingHTTPServer`` bound to 127.0.0.1 unless ``--host`` says otherwise; it keeps the
-corpus contents in memory (about the corpus file's size).
+Limits (each refused with a 400 naming it, before any search): a body of at most :data:`MAX_BODY_BYTES`, at most
+``max_queries`` queries (default :data:`MAX_QUERIES`), ``topk`` at most :data:`MAX_TOPK`, and ``len(queries) x
+topk`` at most ``max_results`` (default :data:`MAX_RESULTS`), which bounds the answer (about 10 MB of wiki-18
+passages at the default) and the memory it takes. JSON nested too deeply to decode is a 400 as well. The listen
+backlog is 128 connections, as the WebShop server's; every response carries ``X-Content-Type-Options: nosniff``.
+
+The server is a stdlib ``ThreadingHTTPServer`` bound to 127.0.0.1 unless ``--host`` says otherwise (another host is
+logged as a warning: the server has no authentication); it keeps the corpus contents in memory (about the corpus
+file's size).
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from typing import Any
 from sdar_envs.retrieval import BACKENDS, Retriever, build_index, load_index, read_corpus
 from sdar_envs.retrieval.retriever import MANIFEST_NAME
 
-__all__ = ["RetrievalServer", "main", "serve_in_thread"]
+__all__ = ["MAX_BODY_BYTES", "MAX_QUERIES", "MAX_RESULTS", "MAX_TOPK", "RetrievalServer", "main", "serve_in_thread"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +54,10 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 8 * 1024 * 1024
 #: Largest ``topk`` accepted.
 MAX_TOPK = 1000
+#: Most queries one request may hold (default of ``--max-queries``).
+MAX_QUERIES = 1024
+#: Most results one request may ask for, ``len(queries) * topk`` (default of ``--max-results``).
+MAX_RESULTS = 10_240
 
 
 class BadRequest(ValueError):
@@ -56,6 +68,8 @@ class RetrievalServer(ThreadingHTTPServer):
     """A threaded HTTP server answering ``/retrieve`` from ``retriever`` and ``corpus`` (doc id -> contents)."""
 
     daemon_threads = True
+    # the listen backlog (socketserver's default is 5: bursts of new connections got resets and long stalls)
+    request_queue_size = 128
 
     def __init__(
         self,
@@ -64,11 +78,18 @@ class RetrievalServer(ThreadingHTTPServer):
         corpus: Mapping[str, str],
         topk: int = 3,
         verbose: bool = False,
+        *,
+        max_queries: int = MAX_QUERIES,
+        max_results: int = MAX_RESULTS,
     ) -> None:
+        if max_queries < 1 or max_results < 1:
+            raise ValueError(f"max_queries and max_results must be at least 1, got {max_queries} and {max_results}")
         self.retriever = retriever
         self.corpus = corpus
         self.topk = topk
         self.verbose = verbose
+        self.max_queries = max_queries
+        self.max_results = max_results
         super().__init__(address, _Handler)
 
     @property
@@ -98,6 +119,16 @@ class RetrievalServer(ThreadingHTTPServer):
         return_scores = payload.get("return_scores", False)
         if not isinstance(return_scores, bool):
             raise BadRequest('"return_scores" must be true or false')
+        if len(queries) > self.max_queries:
+            raise BadRequest(
+                f"{len(queries)} queries in one request; this server takes at most {self.max_queries} "
+                "(max_queries): split the batch"
+            )
+        if len(queries) * topk > self.max_results:
+            raise BadRequest(
+                f"{len(queries)} queries x topk {topk} = {len(queries) * topk} results; this server returns at most "
+                f"{self.max_results} per request (max_results): send fewer queries or a smaller topk"
+            )
         result = []
         for hits in self.retriever.batch_search(queries, topk):
             docs = [({"id": doc_id, "contents": self.corpus.get(doc_id, "")}, score) for doc_id, score in hits]
@@ -108,7 +139,15 @@ class RetrievalServer(ThreadingHTTPServer):
         return {"result": result}
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "backend": self.retriever.backend, "num_docs": len(self.retriever), "topk": self.topk}
+        return {
+            "status": "ok",
+            "backend": self.retriever.backend,
+            "num_docs": len(self.retriever),
+            "topk": self.topk,
+            "max_queries": self.max_queries,
+            "max_results": self.max_results,
+            "max_topk": MAX_TOPK,
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -144,6 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             self._send(HTTPStatus.BAD_REQUEST, {"error": f"the body is not valid JSON: {exc}"})
             return
+        except RecursionError:
+            self._send(HTTPStatus.BAD_REQUEST, {"error": "the body nests JSON too deeply to decode"})
+            return
         try:
             answer = self.server.retrieve(payload)
         except BadRequest as exc:
@@ -160,6 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Content-Type-Options", "nosniff")
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
@@ -172,13 +215,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def serve_in_thread(
-    retriever: Retriever, corpus_texts: Mapping[str, str], host: str = "127.0.0.1", port: int = 0, topk: int = 3
+    retriever: Retriever,
+    corpus_texts: Mapping[str, str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    topk: int = 3,
+    **limits: int,
 ) -> tuple[RetrievalServer, str]:
     """Start a :class:`RetrievalServer` on a daemon thread; return it and its ``/retrieve`` URL.
 
-    ``port=0`` picks a free port. Stop it with ``server.shutdown(); server.server_close()``.
+    ``port=0`` picks a free port; ``limits`` are ``max_queries`` / ``max_results``. Stop it with
+    ``server.shutdown(); server.server_close()``.
     """
-    server = RetrievalServer((host, port), retriever, corpus_texts, topk=topk)
+    server = RetrievalServer((host, port), retriever, corpus_texts, topk=topk, **limits)
     threading.Thread(target=server.serve_forever, name="sdar-retriever", daemon=True).start()
     return server, server.url
 
@@ -212,6 +261,15 @@ def main(argv: list[str] | None = None) -> None:
             sub.add_argument("--port", type=int, default=8000)
             sub.add_argument("--topk", type=int, default=3, help="results per query when a request gives none")
             sub.add_argument("--verbose", action="store_true", help="log every request to stderr")
+            sub.add_argument(
+                "--max-queries", type=int, default=MAX_QUERIES, help=f"queries per request (default {MAX_QUERIES})"
+            )
+            sub.add_argument(
+                "--max-results",
+                type=int,
+                default=MAX_RESULTS,
+                help=f"queries x topk per request (default {MAX_RESULTS})",
+            )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -227,8 +285,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     retriever = _open_index(corpus, args.backend, args.index_dir)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("binding to %s exposes the server beyond this machine", args.host)
-    server = RetrievalServer((args.host, args.port), retriever, corpus, topk=args.topk, verbose=args.verbose)
+        log.warning(
+            "WARNING: binding to %s exposes the server to every machine that can reach this one; it has no "
+            "authentication",
+            args.host,
+        )
+    server = RetrievalServer(
+        (args.host, args.port),
+        retriever,
+        corpus,
+        topk=args.topk,
+        verbose=args.verbose,
+        max_queries=args.max_queries,
+        max_results=args.max_results,
+    )
     log.info("%s backend, %d passages, serving POST %s (Ctrl-C stops)", retriever.backend, len(corpus), server.url)
     # Exit cleanly on SIGTERM too, so a temporary index directory is removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

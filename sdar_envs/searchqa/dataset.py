@@ -110,17 +110,24 @@ def _index(
             if not rebuild_stale:
                 raise
             shutil.rmtree(index_path, ignore_errors=True)
-    index_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{index_path.name}-", dir=index_path.parent))
     try:
-        build_index(corpus, backend=backend, path=tmp / "index")
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{index_path.name}-", dir=index_path.parent))
         try:
-            (tmp / "index").rename(index_path)
-        except OSError:
-            if not (index_path / "manifest.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            build_index(corpus, backend=backend, path=tmp / "index")
+            try:
+                (tmp / "index").rename(index_path)
+            except OSError:
+                if not (index_path / "manifest.json").is_file():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as err:
+        raise type(err)(
+            err.errno,
+            f"cannot write the search index under {index_path.parent} ({err.strerror or err}); set SDAR_CACHE (or "
+            "index_path=) to a writable directory with free space",
+        ) from err
     return load_index(index_path)
 
 

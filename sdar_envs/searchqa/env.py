@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sdar_envs.core import Task, TextEnv, Verdict, lookup_task, make_info
+from sdar_envs.retrieval import BACKENDS
 from sdar_envs.searchqa.dataset import DatasetSpec, SearchQADataset, load_dataset
-from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED
+from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED, SPLITS
 from sdar_envs.searchqa.loaders import QARecord
 from sdar_envs.searchqa.oracle import SearchQAOracle
 from sdar_envs.searchqa.protocol import INVALID_ACTION_MESSAGE, format_information, parse_action, question_prompt
@@ -53,8 +54,12 @@ class SearchQAEnv(TextEnv):
     ## Episode End
 
     Terminated by an answer. Truncated by the registration's ``TimeLimit`` (``max_episode_steps=4``: with three
-    searches the fourth action must answer; ``gym.make(..., max_episode_steps=n)`` changes it). Steps after the end
-    return ``""``, reward 0 and ``action_valid=False``.
+    searches the fourth action must answer; ``gym.make(..., max_episode_steps=n)`` changes it).
+
+    After the end (a step returned ``terminated=True``), every step until the next ``reset`` returns the final
+    observation again (``""`` after an answer), reward 0, ``terminated=True``, ``truncated=False`` and
+    ``action_valid=False`` (the rule of :mod:`sdar_envs.core`, the same for every env): a second answer is never
+    scored.
 
     ## Info
 
@@ -109,8 +114,15 @@ class SearchQAEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode=render_mode)
-        if topk < 1:
-            raise ValueError(f"topk must be at least 1, got {topk}")
+        _check_arguments(
+            split=split,
+            data_sources=data_sources,
+            seed=seed,
+            num_passages=num_passages,
+            generated=corpus_path is None and qa_path is None and retriever_url is None,
+            backend=backend,
+            topk=topk,
+        )
         self.split = split
         self.topk = topk
         self.dataset_spec = DatasetSpec(
@@ -185,8 +197,6 @@ class SearchQAEnv(TextEnv):
 
     def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self.task is not None
-        if self._verdict is not None:  # the episode already ended with an answer
-            return "", 0.0, True, False, self._info(action_valid=False)
         parsed = parse_action(action)
         if parsed.kind == "search":
             results = self.dataset.search(parsed.content, self.topk)
@@ -200,3 +210,38 @@ class SearchQAEnv(TextEnv):
             info = self._info(action_valid=True, **self._verdict.details)
             return "", self._verdict.score, True, False, info
         return INVALID_ACTION_MESSAGE, 0.0, False, False, self._info(action_valid=False)
+
+
+#: Largest ``topk``: more passages than this would not fit the observation space (131,072 characters).
+MAX_TOPK = 100
+
+
+def _check_arguments(
+    *,
+    split: str,
+    data_sources: Sequence[str] | None,
+    seed: int,
+    num_passages: int,
+    generated: bool,
+    backend: str,
+    topk: int,
+) -> None:
+    """``ValueError`` naming every bad :class:`SearchQAEnv` argument and its valid values, before any data is
+    generated, read or indexed."""
+    problems = []
+    if not isinstance(split, str) or (generated and split not in SPLITS):
+        problems.append(f"split={split!r}: the generated data has the splits {', '.join(SPLITS)}")
+    if data_sources is not None and (
+        isinstance(data_sources, str) or not all(isinstance(source, str) for source in data_sources)
+    ):
+        problems.append(f"data_sources={data_sources!r}: a list of data_source names, e.g. ['three_hop']")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        problems.append(f"seed={seed!r}: an integer")
+    if isinstance(num_passages, bool) or not isinstance(num_passages, int) or num_passages < 500:
+        problems.append(f"num_passages={num_passages!r}: an integer of at least 500")
+    if backend not in ("default", *BACKENDS):
+        problems.append(f"backend={backend!r}: use one of {', '.join(('default', *BACKENDS))}")
+    if isinstance(topk, bool) or not isinstance(topk, int) or not 1 <= topk <= MAX_TOPK:
+        problems.append(f"topk={topk!r}: an integer from 1 to {MAX_TOPK} (Search-R1 uses 3)")
+    if problems:
+        raise ValueError("bad SearchQAEnv argument(s):\n  " + "\n  ".join(problems))

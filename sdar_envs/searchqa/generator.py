@@ -24,6 +24,7 @@ Files (``write_dataset``; the layout ``sdar-data searchqa`` and the cache use)::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ __all__ = [
     "GeneratedData",
     "cache_root",
     "dataset_dir",
+    "dataset_intact",
     "ensure_dataset",
     "generate",
     "write_dataset",
@@ -248,27 +250,64 @@ def write_dataset(data: GeneratedData, out_dir: str | os.PathLike, *, parquet: b
     return out
 
 
+def dataset_intact(directory: Path) -> bool:
+    """Whether ``directory`` holds a complete generated dataset whose files match the SHA-256s of its ``meta.json``."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        digests = meta.get("sha256") if isinstance(meta, dict) else None
+        if meta.get("generator_version") != GENERATOR_VERSION or not isinstance(digests, dict):
+            return False
+        names = ["corpus.jsonl", *(f"{split}.jsonl" for split in SPLITS)]
+        return all(_file_sha256(directory / name) == digests.get(name) for name in names)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def ensure_dataset(
     seed: int = DEFAULT_SEED, num_passages: int = DEFAULT_NUM_PASSAGES, root: str | os.PathLike | None = None
 ) -> Path:
-    """The cached dataset directory, generating it on first use.
+    """The cached dataset directory, generating it on first use and again when its files do not match the SHA-256s
+    of its ``meta.json`` (a truncated, edited or incomplete directory; a missing ``meta.json``). The index kept
+    inside the directory goes with it.
 
-    Generation writes into a temporary sibling directory and renames it into place, so concurrent processes (e.g.
-    ``AsyncVectorEnv`` workers) never read a half-written dataset.
+    Generation writes into a temporary sibling directory and renames it into place (a damaged copy is moved aside
+    first), so concurrent processes (e.g. ``AsyncVectorEnv`` workers) never read a half-written dataset. Raises
+    ``OSError`` naming the directory and ``SDAR_CACHE`` when the cache cannot be written.
     """
     target = dataset_dir(seed, num_passages, Path(root) if root is not None else None)
-    if (target / "meta.json").is_file():
+    if dataset_intact(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    data = generate(seed, num_passages)
     try:
-        write_dataset(generate(seed, num_passages), tmp)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
-            tmp.rename(target)
-        except OSError:
-            if not (target / "meta.json").is_file():  # lost the race to a finished writer: keep theirs
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            write_dataset(data, tmp)
+            if target.exists():
+                stale = Path(tempfile.mkdtemp(prefix=f".{target.name}-stale-", dir=target.parent))
+                with contextlib.suppress(FileNotFoundError):  # another process moved it first
+                    target.rename(stale / "old")
+                shutil.rmtree(stale, ignore_errors=True)
+            try:
+                tmp.rename(target)
+            except OSError:
+                if not dataset_intact(target):  # lost the race to a finished writer: keep theirs
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as err:
+        raise type(err)(
+            err.errno,
+            f"cannot write the generated Search-QA data under {target} ({err.strerror or err}); set SDAR_CACHE to a "
+            "writable directory with about 30 MB free, or pass data_dir=...",
+        ) from err
     return target

@@ -5,7 +5,10 @@ QA rows are accepted in the two layouts Search-R1 uses:
 * **raw** (FlashRAG): ``question`` and ``golden_answers`` (a list, or one string), optional ``id``;
 * **processed** (``scripts/data_process/*.py``): ``data_source``, ``prompt`` (chat messages whose content ends with
   ``Question: ...``) and ``reward_model.ground_truth.target`` (the gold answers). The question is taken from a
-  ``question`` column when present, else from the prompt after its last ``Question:``.
+  ``question`` column when present, else from the prompt the way Search-R1's ``make_prefix`` writes it: the
+  instruction ends ``For example, <answer> Beijing </answer>. Question: {question}\n``, so the question is all the
+  text after that ``Question: `` (the first ``Question:`` when the instruction differs), trailing newline removed; a
+  question that itself says "Question:" stays whole.
 
 ``data_source`` is the row's own when present, else the ``default_source`` argument (by default the file name's stem).
 Generated Search-QA files add ``support`` (gold passage ids) and ``oracle_queries``, which are kept.
@@ -56,9 +59,16 @@ def _question(row: Mapping[str, Any]) -> str | None:
     prompt = row.get("prompt")
     if isinstance(prompt, list) and prompt:
         prompt = prompt[-1].get("content") if isinstance(prompt[-1], Mapping) else None
-    if isinstance(prompt, str) and "Question:" in prompt:
-        return prompt.rsplit("Question:", 1)[1].strip()
+    if isinstance(prompt, str):
+        for marker in (_TEMPLATE_END, "Question:"):
+            if marker in prompt:
+                return prompt.split(marker, 1)[1].strip()
     return None
+
+
+# Search-R1's make_prefix (scripts/data_process/nq_search.py, qa_search_*_merge.py) ends its instruction so; the
+# env's own question_prompt ends the same way.
+_TEMPLATE_END = "<answer> Beijing </answer>. Question: "
 
 
 def _golden(row: Mapping[str, Any]) -> list[str] | None:

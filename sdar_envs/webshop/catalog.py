@@ -13,9 +13,17 @@ Files (upstream's schemas, so the official ``items_*.json`` drop in):
     generator writes its goals here with an explicit ``price_upper``; when it is missing it is drawn by upstream's
     rule (:func:`~sdar_envs.webshop.schema.price_upper_for`).
 
-Goals (``Catalog.goals``) are shuffled once with :data:`SPLIT_SEED`; goal ``i`` is task ``fixed_i`` (upstream's session
-name for it). Splits: ``test`` = goals 0-499, ``train`` = the rest, ``test_128`` = a fixed sorted sample of 128 test
-goals, ``all`` = every goal.
+Goals are numbered as upstream numbers them (``web_agent_site/engine/goal.py`` and the ``random.seed(233);
+random.shuffle(goals)`` of ``envs/web_agent_text_env.py``): products are read in ``items_shuffle`` order (skipping an
+asin seen before, ``"nan"`` or longer than 10 characters, as ``engine.load_products`` does), each product's goals
+are built in file order (its human instructions with at least one attribute, or one synthetic goal per option
+combination), and the whole list is shuffled once with :data:`SPLIT_SEED`. Goal ``i`` is task ``fixed_i``
+(upstream's session name for it), so on the official files the splits are upstream's, goal for goal: ``test`` =
+goals 0-499, ``train`` = the rest, ``test_128`` = a fixed sorted sample of 128 test goals, ``all`` = every goal.
+Upstream draws price caps and range prices from the unseeded global ``random``; here they are drawn from a seeded
+generator, so they are reproducible (upstream's differ from run to run).
+
+A file that is not valid JSON, or not in these schemas, raises ``ValueError`` naming the file and what is wrong.
 
 The generated catalog is written in these schemas by :mod:`sdar_envs.webshop.generator` and read back by the same
 loader (:func:`load_catalog`).
@@ -82,51 +90,81 @@ def _goal(
     )
 
 
-def _human_goals(products: Mapping[str, dict], records: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
+def _human_goals(
+    products: Mapping[str, dict], records: Mapping[str, Any], seed: int, path: Path
+) -> list[dict[str, Any]]:
+    """Upstream's ``get_human_goals``: for each product in catalog order, its instructions in file order; entries
+    without attributes are skipped, the instruction loses its trailing dots."""
     rng = random.Random(seed)
     goals = []
-    for asin, entries in records.items():
-        product = products.get(asin)
-        if product is None or not entries:
+    for asin, product in products.items():
+        entries = records.get(asin)
+        if not entries:
             continue
         for entry in entries if isinstance(entries, list) else [entries]:
-            instruction = str(entry.get("instruction") or "").strip()
-            if not instruction:
+            if not isinstance(entry, Mapping):
+                raise ValueError(f"{path}: the goals of {asin} must be objects with 'instruction', got {entry!r:.80}")
+            attributes = list(entry.get("instruction_attributes") or [])
+            if not attributes:
                 continue
+            instruction = str(entry.get("instruction") or "").strip(".")
             price_upper = entry.get("price_upper")
             price_upper = float(price_upper) if price_upper else price_upper_for(product["price"], rng)
-            attributes = list(entry.get("instruction_attributes") or [])
-            goal_options = [str(o).lower() for o in entry.get("instruction_options") or []]
+            goal_options = list(entry.get("instruction_options") or [])
             extra = {"distractors": entry["distractors"]} if "distractors" in entry else {}
             goals.append(_goal(product, instruction, attributes, goal_options, price_upper, **extra))
     return goals
 
 
 def _synthetic_goals(products: Mapping[str, dict], records: Mapping[str, Any], seed: int) -> list[dict[str, Any]]:
-    """Upstream's synthetic goals: one per option combination of each product that has an instruction."""
+    """Upstream's ``get_synthetic_goals``: one goal per option combination of each product (catalog order) that has
+    an instruction, all sharing the product's one price cap."""
     rng = random.Random(seed)
     goals = []
-    for asin, record in records.items():
-        product = products.get(asin)
-        if product is None or not isinstance(record, Mapping) or not record.get("instruction"):
+    for asin, product in products.items():
+        record = records.get(asin)
+        if not isinstance(record, Mapping) or record.get("instruction") is None:
             continue
+        attributes = list(record.get("instruction_attributes") or [])
+        if not attributes:
+            continue
+        price_upper = price_upper_for(product["price"], rng)
         names = sorted(product["options"])
-        combos = list(itertools.product(*(product["options"][n] for n in names))) if names else [()]
-        for combo in combos:
+        for combo in itertools.product(*(product["options"][n] for n in names)):
             goal_options = dict(zip(names, combo, strict=True))
             option_text = ", and ".join(f"{k}: {v}" for k, v in goal_options.items())
-            instruction = str(record["instruction"]).strip() + (f" with {option_text}" if option_text else "")
-            price_upper = price_upper_for(product["price"], rng)
-            attributes = list(record.get("instruction_attributes") or [])
+            instruction = str(record["instruction"]) + (f" with {option_text}" if option_text else "")
             goals.append(_goal(product, instruction, attributes, goal_options, price_upper))
     return goals
 
 
-def _read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        if path.suffix == ".jsonl":
-            return [json.loads(line) for line in f if line.strip()]
-        return json.load(f)
+def _read_json(path: Path, kind: type, what: str) -> Any:
+    """The JSON (or JSONL, one record a line) of ``path``; ``ValueError`` naming the file for anything else."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if path.suffix == ".jsonl":
+                data: Any = []
+                for number, line in enumerate(f, start=1):
+                    if line.strip():
+                        try:
+                            data.append(json.loads(line))
+                        except json.JSONDecodeError as err:
+                            raise ValueError(f"{path} line {number} is not valid JSON ({err})") from None
+            else:
+                data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{path} is not valid JSON ({err}): the file is truncated or corrupt; replace it with a good copy of "
+            f"upstream's {what}"
+        ) from None
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path} is not UTF-8 text ({err}); replace it with a good copy of upstream's {what}"
+        ) from None
+    if not isinstance(data, kind):
+        expected = "a list of products" if kind is list else "an object keyed by asin"
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, but upstream's {what} is {expected}")
+    return data
 
 
 @dataclass
@@ -214,25 +252,30 @@ def load_catalog(
             )
     if human_goals_path is not None and not Path(human_goals_path).is_file():
         raise FileNotFoundError(f"WebShop goals file not found at {human_goals_path}; pass human_goals_path=...")
-    raw_products = _read_json(products_path)
-    attributes = _read_json(Path(attributes_path)) if attributes_path else {}
+    raw_products = _read_json(products_path, list, "items_shuffle.json")
+    attributes = _read_json(Path(attributes_path), dict, "items_ins_v2.json") if attributes_path else {}
     digest = hashlib.sha256()
     for path in (products_path, attributes_path, human_goals_path):
         if path is not None:
             digest.update(Path(path).read_bytes())
     products: dict[str, dict[str, Any]] = {}
-    for raw in raw_products:
-        if not raw.get("asin") or str(raw["asin"]).strip() in products:
+    for number, raw in enumerate(raw_products):
+        if not isinstance(raw, Mapping) or "asin" not in raw:
+            raise ValueError(f"{products_path}: product {number} is not an object with an 'asin' ({raw!r:.80})")
+        asin = str(raw["asin"])
+        # upstream engine.load_products skips these asins
+        if asin == "nan" or len(asin) > 10 or asin in products:
             continue
-        record = attributes.get(str(raw["asin"]).strip(), {}) if isinstance(attributes, Mapping) else {}
-        products[str(raw["asin"]).strip()] = load_product(raw, record.get("attributes"))
+        record = attributes.get(asin)
+        products[asin] = load_product(raw, record.get("attributes") if isinstance(record, Mapping) else None)
     if human_goals_path is not None:
-        goals = _human_goals(products, _read_json(Path(human_goals_path)), seed)
+        records = _read_json(Path(human_goals_path), dict, "items_human_ins.json")
+        goals = _human_goals(products, records, seed, Path(human_goals_path))
         source = data_source or "items_human_ins"
     else:
-        goals = _synthetic_goals(products, attributes if isinstance(attributes, Mapping) else {}, seed)
+        goals = _synthetic_goals(products, attributes, seed)
         source = data_source or "items_ins_v2"
-    random.Random(SPLIT_SEED).shuffle(goals)
+    random.Random(SPLIT_SEED).shuffle(goals)  # upstream: random.seed(233); random.shuffle(goals)
     return Catalog(products, goals, source, products_path.parent, digest.hexdigest()[:16])
 
 

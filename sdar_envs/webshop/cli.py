@@ -1,7 +1,7 @@
 """``sdar-webshop``: generate the catalog, serve the shop over HTTP, or load-test a server.
 
     sdar-webshop generate [--products 1000] [--goals N] [--seed 0] [--cache-dir DIR]
-    sdar-webshop serve [--host 127.0.0.1] [--port 3000] [catalog options]
+    sdar-webshop serve [--host 127.0.0.1] [--port 3000] [--max-sessions N] [--idle-timeout S] [catalog options]
     sdar-webshop load-test [--clients 32] [--steps 200] [--base-url URL] [catalog options]
 
 Catalog options (:class:`~sdar_envs.webshop.catalog.CatalogSpec`): ``--seed/--products/--goals/--cache-dir`` for
@@ -40,6 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, default=3000, help="port (0: a free one; default 3000)")
     serve_parser.add_argument("--announce", action="store_true", help=argparse.SUPPRESS)
+    serve_parser.add_argument(
+        "--max-sessions", type=int, default=None, help="sessions kept at most (default 100000; fixed_<i> take none)"
+    )
+    serve_parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="seconds after which an unused session may be dropped for a new one (default 600)",
+    )
     ShopOptions.add_arguments(serve_parser)
     CatalogSpec.add_arguments(serve_parser)
     generate_parser = sub.add_parser("generate", help="generate the catalog into the cache")
@@ -55,9 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _load_test(args, spec)
     if args.command == "generate":
         return generate(spec)
-    from sdar_envs.webshop.server import serve
+    from sdar_envs.webshop.server import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, serve
 
-    serve(Shop(spec.open(), ShopOptions.from_args(args)), args.host, args.port, announce=args.announce)
+    serve(
+        Shop(spec.open(), ShopOptions.from_args(args)),
+        args.host,
+        args.port,
+        announce=args.announce,
+        max_sessions=DEFAULT_MAX_SESSIONS if args.max_sessions is None else args.max_sessions,
+        idle_timeout=DEFAULT_IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout,
+    )
     return 0
 
 

@@ -36,6 +36,7 @@ from sdar_envs.webshop.reward import Purchase, WebShopVerifier
 from sdar_envs.webshop.search import ProductSearch
 
 __all__ = [
+    "MAX_QUERY_CHARS",
     "PRODUCT_WINDOW",
     "ActionTarget",
     "Shop",
@@ -61,11 +62,18 @@ def parse_action(action: str) -> tuple[str, str] | None:
     return (name, arg) if arg else None
 
 
+#: Longest search query, in characters, after :func:`canonical_query`; longer queries are cut there. A query travels
+#: in every page URL (``keywords=``, percent-encoded: up to 12 bytes per character), so this keeps URLs below the
+#: server's 64 KiB request-line limit whatever the action text; BM25 gains nothing from more words.
+MAX_QUERY_CHARS = 1_000
+
+
 def canonical_query(text: str) -> str:
     """The query the shop searches for ``text``: lowercased, control characters and runs of whitespace turned into
-    single spaces, characters UTF-8 cannot encode (lone surrogates) replaced by ``?``."""
+    single spaces, characters UTF-8 cannot encode (lone surrogates) replaced by ``?``, cut to
+    :data:`MAX_QUERY_CHARS` characters. Idempotent, so both transports and the server agree on it."""
     text = text.encode("utf-8", "replace").decode("utf-8").translate(_CONTROL_TO_SPACE)
-    return " ".join(text.lower().split())
+    return " ".join(text.lower().split())[:MAX_QUERY_CHARS].rstrip()
 
 
 _CONTROL_TO_SPACE = {c: " " for c in [*range(32), *range(127, 160)]}
@@ -138,7 +146,9 @@ class Shop:
         self.options = options
         if index_dir is None and catalog.root is not None:
             index_dir = str(catalog.root / f"index-{options.search_backend}")
-        self.search = ProductSearch(catalog.products, index_dir=index_dir, backend=options.search_backend)
+        self.search = ProductSearch(
+            catalog.products, index_dir=index_dir, backend=options.search_backend, fingerprint=catalog.fingerprint
+        )
         self.verifier = WebShopVerifier(
             catalog.products, upstream_option_quirk=options.upstream_option_quirk, noun_method=options.noun_method
         )
@@ -201,7 +211,9 @@ class Shop:
             PREV_PAGE.lower(): State("results", state.keywords, state.page),
         }
         texts = ["Instruction:", *_visible([instruction]), BACK_TO_SEARCH, PREV_PAGE]
-        for name, values in product["options"].items():
+        # an empty option value (upstream keeps them) renders as an unlabelled radio button: nothing to read or click
+        shown = {name: [v for v in values if v] for name, values in product["options"].items()}
+        for name, values in shown.items():
             texts.extend(_visible([name, *values]))
             for value in values:
                 links.setdefault(value.lower(), state.with_option(name, value))
@@ -220,7 +232,7 @@ class Shop:
             keywords=state.keywords,
             page_no=state.page,
             asin=state.asin,
-            options={k: list(v) for k, v in product["options"].items()},
+            options=shown,
             selected=selected,
             layout={"instruction": instruction, "title": product["Title"], "price": price},
         )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from sdar_envs.core import Task, TextEnv, lookup_task, make_info
+from sdar_envs.retrieval import BACKENDS
 from sdar_envs.webshop.catalog import SPLITS, Catalog, CatalogSpec
 from sdar_envs.webshop.engine import Shop, ShopOptions, admissible_actions
 from sdar_envs.webshop.generator import DEFAULT_PRODUCTS
 from sdar_envs.webshop.nouns import NounMethod
 from sdar_envs.webshop.oracle import oracle_action, target_missing
 from sdar_envs.webshop.pages import Page
-from sdar_envs.webshop.transport import HTTPTransport, InprocTransport, local_server
+from sdar_envs.webshop.transport import HTTPTransport, InprocTransport, WebShopServerError, local_server
 
 __all__ = ["WebShopEnv"]
 
@@ -55,6 +57,10 @@ class WebShopEnv(TextEnv):
     Terminates on purchase. Truncation at 15 steps (the registered ``max_episode_steps``, verl-agent/SDAR's
     ``env.max_steps``); pass ``max_episode_steps=`` to ``gymnasium.make`` to change it.
 
+    After the end (a step returned ``terminated=True``), every step until the next ``reset`` returns the final
+    observation again (the done page), reward 0, ``terminated=True``, ``truncated=False`` and ``action_valid=False``
+    (the rule of :mod:`sdar_envs.core`, the same for every env): nothing is bought twice.
+
     ## Info
     The contract keys (``task``, ``won`` = score == 1.0, ``score`` = the reward at purchase, ``action_valid``,
     ``admissible_actions`` = ``search[<query>]`` where there is a search bar plus every ``click[...]``,
@@ -66,7 +72,7 @@ class WebShopEnv(TextEnv):
     - ``split``: ``"test"`` (default), ``"train"``, ``"test_128"`` or ``"all"``.
     - ``transport``: ``"http"`` (default) or ``"inproc"``.
     - ``base_url``: a running ``sdar-webshop serve`` server (HTTP only); default: a server this process starts and
-      shares between its envs (restarted by ``reset`` if it died).
+      shares between its envs (restarted by ``reset`` when it died, is stopped or stopped answering).
     - ``seed``, ``products``, ``goals``, ``cache_dir``: the generated catalog (default seed 0, 1,000 products,
       1,600 goals, under ``$SDAR_CACHE/webshop`` or ``~/.cache/sdar/webshop``).
     - ``products_path``, ``attributes_path``, ``human_goals_path``: upstream's ``items_shuffle*.json``,
@@ -115,12 +121,17 @@ class WebShopEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode=render_mode)
-        if split not in SPLITS:
-            raise ValueError(f"unknown WebShop split {split!r}; use one of {', '.join(SPLITS)}")
-        if transport not in ("http", "inproc"):
-            raise ValueError(f"transport must be 'http' or 'inproc', got {transport!r}")
-        if base_url is not None and transport != "http":
-            raise ValueError("base_url needs transport='http'")
+        _check_arguments(
+            split=split,
+            transport=transport,
+            base_url=base_url,
+            seed=seed,
+            products=products,
+            goals=goals,
+            noun_method=noun_method,
+            search_backend=search_backend,
+            timeout=timeout,
+        )
         self.catalog_spec = CatalogSpec(
             seed=seed,
             n_products=products,
@@ -168,11 +179,13 @@ class WebShopEnv(TextEnv):
             if self.transport is None:
                 self.transport = HTTPTransport(self.base_url, self.catalog, timeout=self.timeout)
             return self.transport
-        server = local_server(self._server_args)  # starts, reuses, or restarts a dead one
+        server = local_server(self._server_args)  # starts, reuses, or restarts a dead, stopped or hung one
         if not isinstance(self.transport, HTTPTransport) or self.transport.base_url != server.url:
             if self.transport is not None:
                 self.transport.close()
-            self.transport = HTTPTransport(server.url, self.catalog, timeout=self.timeout)
+            self.transport = HTTPTransport(
+                server.url, self.catalog, timeout=self.timeout, on_failure=server.mark_suspect
+            )
         self.local_server = server
         return self.transport
 
@@ -209,14 +222,20 @@ class WebShopEnv(TextEnv):
         self._exhausted = set()
         self._done = False
         self._last_purchase = None
-        self._observe(self._connect().reset(task))
+        try:
+            page = self._connect().reset(task)
+        except WebShopServerError:
+            if self.transport_name != "http" or self.base_url is not None:
+                raise
+            # The server this process hosts stopped answering between the check and the request (the failure marked
+            # it suspect): local_server probes it, restarts it, and the reset is tried once more.
+            page = self._connect().reset(task)
+        self._observe(page)
         assert self.page is not None
         return self.page.observation, self._info(True)
 
     def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         assert self.page is not None
-        if self._done:
-            return self.page.observation, 0.0, True, False, self._info(False)
         # no reconnect mid-episode: a dead server raises WebShopServerError naming its URL; reset restarts it
         page = self.transport.step(action) if self.transport is not None else None
         if page is None:
@@ -230,3 +249,42 @@ class WebShopEnv(TextEnv):
             self.transport.close()
             self.transport = None
         super().close()
+
+
+def _check_arguments(
+    *,
+    split: str,
+    transport: str,
+    base_url: str | None,
+    seed: int,
+    products: int,
+    goals: int | None,
+    noun_method: str | None,
+    search_backend: str,
+    timeout: float,
+) -> None:
+    """``ValueError`` naming every bad :class:`WebShopEnv` argument and its valid values, before any data is loaded
+    or a server started (a bad option would otherwise surface as a server that fails to start)."""
+    problems = []
+    if split not in SPLITS:
+        problems.append(f"split={split!r}: use one of {', '.join(SPLITS)}")
+    if transport not in ("http", "inproc"):
+        problems.append(f"transport={transport!r}: use 'http' or 'inproc'")
+    if base_url is not None and transport != "http":
+        problems.append("base_url needs transport='http'")
+    if base_url is not None and urlsplit(str(base_url)).scheme not in ("http", "https"):
+        problems.append(f"base_url={base_url!r}: give an http(s) URL such as http://127.0.0.1:3000")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        problems.append(f"seed={seed!r}: an integer")
+    if isinstance(products, bool) or not isinstance(products, int) or products < 10:
+        problems.append(f"products={products!r}: an integer of at least 10")
+    if goals is not None and (isinstance(goals, bool) or not isinstance(goals, int) or goals < 1):
+        problems.append(f"goals={goals!r}: a positive integer or None")
+    if noun_method is not None and noun_method not in get_args(NounMethod):
+        problems.append(f"noun_method={noun_method!r}: use one of {', '.join(get_args(NounMethod))} or None")
+    if search_backend not in ("default", *BACKENDS):
+        problems.append(f"search_backend={search_backend!r}: use one of {', '.join(('default', *BACKENDS))}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        problems.append(f"timeout={timeout!r}: seconds, a positive number")
+    if problems:
+        raise ValueError("bad WebShopEnv argument(s):\n  " + "\n  ".join(problems))

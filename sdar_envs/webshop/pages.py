@@ -76,7 +76,8 @@ class State:
 @dataclass
 class Page:
     """One rendered page. ``links`` maps a clickable label (lowercased) to its target: a :class:`State` in process,
-    a URL after :func:`parse_html`. ``purchase`` (done page only) is ``{"asin", "options", "score", "details"}``."""
+    a URL after :func:`parse_html`. ``purchase`` (done page only) is ``{"asin", "options", "score", "details"}``.
+    ``goal`` is the goal index the server played the page for (``<body data-goal>``; ``None`` in process)."""
 
     kind: str
     texts: list[str]
@@ -89,6 +90,7 @@ class Page:
     options: dict[str, list[str]] = field(default_factory=dict)
     selected: dict[str, str] = field(default_factory=dict)
     purchase: dict[str, Any] | None = None
+    goal: int | None = None
     # what render_html needs beyond the above (not recovered by parse_html)
     layout: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -154,7 +156,7 @@ def parse_state_url(url: str) -> tuple[str, State, dict[str, list[str]]]:
     try:
         raw_options = json.loads(arg("options", "{}") or "{}")
         options = tuple(sorted((str(k), str(v)) for k, v in raw_options.items()))
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # malformed or absurdly nested: no options chosen
         options = ()
     state = State(
         kind=kind,
@@ -184,14 +186,17 @@ def _a(label: str, href: str, cls: str) -> str:
     return f'<a class="{cls}" href="{escape(href)}">{_e(label)}</a>'
 
 
-def render_html(page: Page, session_id: str) -> str:
-    """The page as a standalone HTML document (links point at :func:`state_url` paths of ``session_id``)."""
+def render_html(page: Page, session_id: str, goal: int | None = None) -> str:
+    """The page as a standalone HTML document (links point at :func:`state_url` paths of ``session_id``; ``goal``,
+    the session's goal index, goes into ``<body data-goal>``)."""
 
     def link(label: str, cls: str = "btn") -> str:
         return _a(label, state_url(session_id, page.links[label.lower()]), cls)
 
     lay = page.layout
     data = {"kind": page.kind, "keywords": page.keywords, "page": str(page.page_no), "asin": page.asin}
+    if goal is not None:
+        data["goal"] = str(goal)
     attrs = " ".join(f'data-{k}="{escape(v)}"' for k, v in data.items())
     body: list[str] = []
     if page.kind != "done":
@@ -305,6 +310,8 @@ def parse_html(html: str) -> Page:
         page_no = int(str(body.get("data-page", "1")))
     except ValueError:
         page_no = 1
+    goal_attr = str(body.get("data-goal", ""))
+    goal = int(goal_attr) if goal_attr.isdigit() else None
     return Page(
         kind=str(body.get("data-kind", "")),
         texts=texts,
@@ -317,6 +324,7 @@ def parse_html(html: str) -> Page:
         options=options,
         selected=selected,
         purchase=purchase,
+        goal=goal,
     )
 
 

@@ -15,8 +15,10 @@ For a purchased product ``P`` with chosen options and a goal ``G``::
     r_price  P.price <= G.price_upper (always true when price_upper <= 0, i.e. no cap)
     reward = r_type * (n_attr + n_opt + r_price) / (len(G.attributes) + len(G.goal_options) + 1)
 
-``token_set_ratio`` is rapidfuzz's, on strings processed as upstream's fuzzywuzzy did (non-ASCII dropped, lowercased,
-non-alphanumerics to spaces). Success is ``reward == 1.0``.
+``token_set_ratio`` is upstream's ``thefuzz.fuzz.token_set_ratio``: the characters U+0080-U+00FF dropped
+(``utils.ascii_only``; others, e.g. "Ω", are kept), lowercased, non-alphanumerics to spaces, rapidfuzz's ratio, then
+**rounded to an integer** (``int(round(...))``, Python's half-to-even) before the ``> 85`` test: 85.106 fails, as
+upstream. Success is ``reward == 1.0``.
 
 Upstream's synthetic goals pass ``goal_options.items()``, i.e. ``(name, value)`` tuples, which never match a colour
 word, so the goal side skips colour normalisation while the purchased side does not: a perfect purchase of the
@@ -77,16 +79,21 @@ def normalize_color(option: str) -> str:
     return option
 
 
+# thefuzz's utils.ascii_only: "ascii dammit" drops exactly the code points 128-255, nothing above them
+_LATIN1 = dict.fromkeys(range(128, 256))
+
+
 @functools.lru_cache(maxsize=262_144)
 def _process(text: str) -> str:
-    # fuzzywuzzy's full_process(force_ascii=True): drop non-ASCII, then lowercase and turn non-alphanumerics to spaces.
-    return default_process(text.encode("ascii", "ignore").decode("ascii"))
+    # thefuzz's full_process(force_ascii=True): drop U+0080-U+00FF, then lowercase, non-alphanumerics to spaces, trim.
+    return default_process(str(text).translate(_LATIN1))
 
 
 @functools.lru_cache(maxsize=1_048_576)
-def fuzzy_ratio(a: str, b: str) -> float:
-    """Upstream's ``fuzz.token_set_ratio(a, b)`` in ``[0, 100]`` (0 when either side is empty after processing)."""
-    return fuzz.token_set_ratio(_process(a), _process(b))
+def fuzzy_ratio(a: str, b: str) -> int:
+    """Upstream's ``fuzz.token_set_ratio(a, b)``: an int in ``[0, 100]``, rounded as thefuzz rounds
+    (``int(round(score))``); 0 when either side is empty after processing."""
+    return round(fuzz.token_set_ratio(_process(a), _process(b)))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Upstream searches a Lucene index of the products (``search_engine/``) and shows the top :data:`SEARCH_RETURN_N`
 results. Here the index is :func:`sdar_envs.retrieval.build_index` over :func:`product_text` (title, description,
 bullet points and option values), saved under the catalog directory (``<catalog>/index-<backend>``) so later loads
-reuse it. Result lists are cached per query string (an LRU of :data:`CACHE_SIZE` queries).
+reuse it; the saved index records the catalog's fingerprint and is rebuilt when the catalog files change. Result lists
+are cached per query string (an LRU of :data:`CACHE_SIZE` queries).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class ProductSearch:
         products: asin -> loaded product (``Catalog.products``).
         index_dir: where to save/reuse the index (``None``: build in memory only).
         backend: a backend name accepted by ``sdar_envs.retrieval.build_index`` (``"default"`` picks the pip-only one).
+        fingerprint: the catalog's fingerprint (``Catalog.fingerprint``); a saved index of another one is rebuilt.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class ProductSearch:
         *,
         index_dir: str | os.PathLike | None = None,
         backend="default",
+        fingerprint: str = "",
     ) -> None:
         from sdar_envs import retrieval
 
@@ -47,7 +50,8 @@ class ProductSearch:
         self._lock = threading.Lock()
         index = None
         marker = Path(index_dir) / "n_docs.txt" if index_dir is not None else None
-        if marker is not None and marker.is_file() and marker.read_text().strip() == str(len(products)):
+        stamp = f"{len(products)} {fingerprint}".strip()
+        if marker is not None and marker.is_file() and marker.read_text().strip() == stamp:
             try:
                 index = retrieval.load_index(index_dir)
             except Exception:  # a stale or partial index: rebuild it below
@@ -59,7 +63,7 @@ class ProductSearch:
                 shutil.rmtree(tmp, ignore_errors=True)
                 try:
                     index.save(tmp)
-                    (tmp / "n_docs.txt").write_text(str(len(products)))
+                    (tmp / "n_docs.txt").write_text(stamp)
                     shutil.rmtree(index_dir, ignore_errors=True)
                     os.replace(tmp, index_dir)
                 except OSError:  # another process saved it first (or the cache is read-only): keep ours in memory

@@ -36,7 +36,7 @@ from sdar_envs.alfworld.native.goal import evaluate
 from sdar_envs.alfworld.native.pddl import PddlError, parse_problem
 from sdar_envs.alfworld.native.state import State, World
 
-__all__ = ["GRAMMARS", "NativeEngine", "NativeGame", "task_sentence"]
+__all__ = ["GRAMMARS", "NativeEngine", "NativeGame", "read_game_file", "task_sentence"]
 
 #: The two command grammars: ``new`` (alfworld 0.4.x, ``move O to R``, ``help``) and ``old`` (json_2.1.1 /
 #: alfworld <= 0.3.x, ``put O in/on R``, ``You arrive at loc N.``).
@@ -76,6 +76,21 @@ def task_sentence(grammar: str) -> str:
     if match is None:
         raise ValueError('the game grammar has no "task" rule; is this an ALFWorld game.tw-pddl file?')
     return json.loads(f'"{match.group(1)}"')
+
+
+def read_game_file(path: str | Path) -> dict[str, Any]:
+    """The JSON of a ``game.tw-pddl`` file; ``ValueError`` naming the file when it is truncated or not a game."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"{path} is not a valid game.tw-pddl file ({err}): it is truncated or corrupt; restore it from the "
+            "official release, or delete it if it is a generated game (it is written again on the next reset)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not a game.tw-pddl object")
+    return data
 
 
 def join_list(items: list[str]) -> str:
@@ -126,7 +141,7 @@ class NativeGame:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"ALFWorld game file not found at {path}; pass the path of a game.tw-pddl file")
-        return cls(json.loads(path.read_text()))
+        return cls(read_game_file(path))
 
 
 class NativeEngine:
