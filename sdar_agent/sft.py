@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,11 +38,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sdar_agent.checkpoints import (
+    apply_optimizer_settings,
+    check_resume,
+    latest_checkpoint,
+    load_checkpoint,
+    prepare_run_dir,
+    save_checkpoint,
+    truncate_metrics,
+)
 from sdar_agent.config import resolve_env_id
 from sdar_agent.demos import DemoTurn, expert_demos, read_demos, write_demos
 from sdar_agent.policy import Policy, load_policy
 
-__all__ = ["HELD_OUT_SPLITS", "SFTConfig", "SFTSample", "SFTTrainer", "build_samples", "sft"]
+__all__ = ["HELD_OUT_SPLITS", "RESUME_FIXED", "SFTConfig", "SFTSample", "SFTTrainer", "build_samples", "sft"]
 
 #: Held-out split each shipped env is monitored on during SFT (never trained on; no model selection uses it).
 HELD_OUT_SPLITS: dict[str, str] = {
@@ -51,6 +61,19 @@ HELD_OUT_SPLITS: dict[str, str] = {
 }
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+#: Settings a resumed SFT run must share with its checkpoint (the data, the model, the sample order and shapes).
+RESUME_FIXED: frozenset[str] = frozenset(
+    {
+        "env", "data", "split", "episodes", "demo_seed", "env_kwargs", "model", "gguf_file", "dtype",
+        "small_hidden", "small_layers", "small_vocab", "small_pre_tokenizer", "layout", "batch_size",
+        "max_prompt_tokens", "lora", "lora_r", "lora_alpha", "seed", "output_dir",
+    }
+)  # fmt: skip
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _help(text: str, default: Any) -> Any:
@@ -102,7 +125,8 @@ class SFTConfig:
     torch_threads: int = _help("CPU threads torch may use (0: torch's default)", 0)
     seed: int = _help("seed of the data order and the model's initialisation", 0)
     output_dir: str = _help("run directory: metrics.jsonl, checkpoints/, model/, demos.jsonl", "runs/sft")
-    save_every: int = _help("save a checkpoint every this many steps (0: only at the end)", 0)
+    save_every: int = _help("save a checkpoint every this many steps (0: only at the end)", 100)
+    keep_checkpoints: int = _help("keep the newest N complete checkpoints (0: all)", 2)
     resume: bool = _help("resume from the newest checkpoint in output_dir", False)
     progress: bool = _help("show a progress bar", True)
 
@@ -120,7 +144,7 @@ class SFTConfig:
         for name in ("batch_size", "micro_batch_tokens", "max_prompt_tokens", "small_hidden", "small_layers"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("steps", "eval_every", "eval_tasks", "save_every", "torch_threads"):
+        for name in ("steps", "eval_every", "eval_tasks", "save_every", "keep_checkpoints", "torch_threads"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.steps == 0 and not self.epochs > 0:
@@ -364,19 +388,31 @@ class SFTTrainer:
         return out
 
     def save(self) -> Path:
-        """A resumable checkpoint under ``output_dir/checkpoints/step_<step>``."""
-        path = self.output_dir / "checkpoints" / f"step_{self.step:06d}"
-        self.accelerator.save_state(str(path))
-        if self.accelerator.is_main_process:
-            (path / "config.json").write_text(json.dumps(asdict(self.config), indent=2, default=str))
-        return path
+        """A resumable checkpoint, atomically, as ``output_dir/checkpoints/step_<step>``, keeping the newest
+        ``keep_checkpoints`` (:func:`sdar_agent.checkpoints.save_checkpoint`)."""
+        return save_checkpoint(
+            self.accelerator, self.output_dir, self.step, asdict(self.config), keep=self.config.keep_checkpoints
+        )
 
     def load(self) -> Path:
-        found = sorted((self.output_dir / "checkpoints").glob("step_*"))
-        if not found:
-            raise FileNotFoundError(f"no checkpoint under {self.output_dir / 'checkpoints'}; run without --resume")
-        self.accelerator.load_state(str(found[-1]))
-        return found[-1]
+        """Restore the newest complete checkpoint; settings that define the run (:data:`RESUME_FIXED`) must match
+        the checkpoint's (else a ``ResumeError`` naming them), other changes (the learning rate...) are applied and
+        printed; ``metrics.jsonl`` loses the lines of later steps."""
+        path = latest_checkpoint(self.output_dir)
+        if path is None:
+            raise FileNotFoundError(
+                f"no complete checkpoint under {self.output_dir / 'checkpoints'}; run without --resume"
+            )
+        changes = check_resume(path, asdict(self.config), RESUME_FIXED, ignored=("resume", "progress"), flag=_flag)
+        load_checkpoint(self.accelerator, path)
+        apply_optimizer_settings(
+            self.optimizer, self.scheduler, lr=self.config.lr, weight_decay=self.config.weight_decay
+        )
+        if self.accelerator.is_main_process:
+            dropped = truncate_metrics(self.output_dir / "metrics.jsonl", self.step)
+            note = f"; {dropped} metrics.jsonl line(s) of later steps dropped" if dropped else ""
+            print(changes.describe() + note, file=sys.stderr)
+        return path
 
     def save_model(self, directory: str | Path | None = None) -> Path:
         """The fine-tuned policy as a plain model directory (LoRA adapters merged); ``sdar train --model`` loads it."""
@@ -486,6 +522,8 @@ class SFTTrainer:
         from tqdm.auto import tqdm
 
         config = self.config
+        if self.accelerator.is_main_process:
+            prepare_run_dir(self.output_dir)  # an unwritable --output-dir fails now, not after a step
         if config.resume:
             self.load()
         history = []

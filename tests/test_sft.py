@@ -209,3 +209,17 @@ def test_the_optional_env_text_term_trains_on_prompt_tokens_and_is_logged(tmp_pa
     with_term, last_with = env_loss_after(1.0)
     assert with_term < 0.95 * without
     assert "env_text_loss" in last_with and "env_text_loss" not in last_without
+
+
+def test_resuming_with_a_setting_that_defines_the_run_is_refused_and_a_new_lr_is_applied(tmp_path, turns):
+    from sdar_agent.checkpoints import ResumeError
+
+    first = SFTTrainer(_config(tmp_path, steps=4), turns=turns)
+    first._log(first.train_step())
+    first.save()
+    with pytest.raises(ResumeError, match="--layout"):
+        SFTTrainer(_config(tmp_path, steps=4, layout="episode", resume=True), turns=turns).fit()
+    resumed = SFTTrainer(_config(tmp_path, steps=4, lr=1e-4, resume=True), turns=turns)
+    resumed.load()
+    assert resumed.step == 1
+    assert resumed.optimizer.param_groups[0]["initial_lr"] == 1e-4
