@@ -6,6 +6,7 @@ Examples::
     sdar train --config run.yaml --lr 2e-6            # flags override the YAML file, which overrides defaults
     sdar train --env searchqa --method sdar --skill-strategy ucb --gate soft_or --gate-beta 5 --sd-coef 0.01
     sdar eval --model runs/sdar/model --env alfworld --split eval_out_of_distribution
+    sdar eval --model runs/sdar/model --env searchqa --split test --rollout-engine hf  # vLLM is the default engine
     sdar plot runs/sdar
     sdar leaderboard --runs runs/grpo runs/sdar --seeds 3  # the paper's main table (see sdar_agent.leaderboard)
 """
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sdar_agent.config import ENV_IDS, TrainConfig, field_types, load_config, resolve_env_id
+from sdar_agent.config import ENGINES, ENV_IDS, TrainConfig, field_types, load_config, resolve_env_id
 
 __all__ = ["build_parser", "main"]
 
@@ -72,7 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--skill-k", type=int, default=None, help="skills per task with --skill-strategy")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and reset seed")
-    evaluate.add_argument("--torch-threads", type=int, default=0, help="CPU threads torch may use (0: default)")
+    evaluate.add_argument(
+        "--torch-threads", type=int, default=0, help="CPU threads of the process, vLLM generation included (0: default)"
+    )
+    evaluate.add_argument(
+        "--rollout-engine",
+        default="auto",
+        choices=ENGINES,
+        help="what samples replies: vllm (colocated), hf (transformers generate) or auto (vllm where installed)",
+    )
     evaluate.add_argument("--output", default=None, help="also write the result JSON here")
 
     plot = commands.add_parser("plot", help="write training-curve PNGs of a run")
@@ -131,6 +140,7 @@ def _eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         repeats=args.repeats,
         skills=skills,
+        engine=args.rollout_engine,
     )
     text = json.dumps(result, indent=2)
     print(text)
