@@ -275,7 +275,7 @@ class HFEngine:
             temperature=1.0,
             top_p=1.0,
             repetition_penalty=1.0,
-            eos_token_id=stops or None,
+            eos_token_id=stops,  # exactly these ([] included: None would fall back to the model's eos ids)
             pad_token_id=tokenizer.pad_token_id,
             cache_implementation=self.cache_implementation,
             disable_compile=not self.compile,

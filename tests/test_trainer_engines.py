@@ -1,0 +1,109 @@
+"""The trainer and its rollout engine: weights synced after every update, the log-prob gap metric, resume
+(sdar_agent.trainer with sdar_agent.engines)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import two_choice_env
+
+from sdar_agent.config import TrainConfig
+from sdar_agent.rollout import logprob_gaps
+from sdar_agent.scoring import score_samples
+from sdar_agent.trainer import Trainer
+
+torch.set_num_threads(1)
+
+
+def _config(tmp_path, engine: str, **overrides) -> TrainConfig:
+    values = dict(
+        env=two_choice_env.ENV_ID,
+        model="tiny",
+        steps=1,
+        tasks_per_step=2,
+        group_size=2,
+        max_response_tokens=6,
+        mini_batch_size=0,
+        lr=0.2,  # one AdamW step moves every weight by about 0.2: the policy changes a lot
+        output_dir=str(tmp_path / "run"),
+        progress=False,
+        torch_threads=1,
+        rollout_engine=engine,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def _engine_gap(trainer: Trainer, model: torch.nn.Module, prompts, seeds) -> float:
+    """Mean |engine sampling log-prob - ``model``'s recomputed log-prob| over replies the engine samples now."""
+    replies = trainer.engine.generate(prompts, max_new_tokens=6, seeds=seeds, stop_ids=[])
+    recomputed = score_samples(model, prompts, [r.token_ids for r in replies], trainer.policy.tokenizer.pad_token_id)
+    return float(
+        torch.cat([(torch.tensor(r.logprobs) - o).abs() for r, o in zip(replies, recomputed, strict=True)]).mean()
+    )
+
+
+@pytest.mark.parametrize("engine", ["vllm", "hf"])
+def test_after_one_large_update_the_engine_samples_from_the_updated_weights_not_the_old(engine, tmp_path):
+    trainer = Trainer(_config(tmp_path, engine))
+    try:
+        assert trainer.engine.name == engine
+        initial = copy.deepcopy(trainer.accelerator.unwrap_model(trainer.model))
+        metrics = trainer.train_step()
+        assert metrics["rollout/logprob_gap_mean"] < 1e-5 and metrics["rollout/logprob_gap_max"] < 1e-4
+        updated = trainer.accelerator.unwrap_model(trainer.model)
+        prompts = [trainer.policy.encode(f"The correct word is apple {i}.") for i in range(4)]
+        # right after the step, before any rollout: the engine already holds the updated weights
+        assert _engine_gap(trainer, updated, prompts, [1, 2, 3, 4]) < 1e-5
+        assert _engine_gap(trainer, initial, prompts, [1, 2, 3, 4]) > 0.05
+        batch = trainer.collect()  # the next rollout: sampled by the updated policy, recomputed with it
+        assert float(logprob_gaps(batch.samples).mean()) < 1e-5
+        stale = score_samples(
+            initial,
+            [s.prompt_ids for s in batch.samples],
+            [s.response_ids for s in batch.samples],
+            trainer.policy.tokenizer.pad_token_id,
+        )
+        gaps = torch.cat([(s.sample_logp - old).abs() for s, old in zip(batch.samples, stale, strict=True)])
+        assert float(gaps.mean()) > 0.05
+    finally:
+        trainer.close()
+
+
+def test_a_missed_weight_sync_shows_in_the_logprob_gap_metric(tmp_path, monkeypatch):
+    trainer = Trainer(_config(tmp_path, "vllm", steps=2))
+    try:
+        monkeypatch.setattr(trainer.engine, "sync_weights", lambda model: None)  # a sync that copies nothing
+        first, second = trainer.train_step(), trainer.train_step()
+        assert first["rollout/logprob_gap_mean"] < 1e-5  # the engine started with the initial weights
+        assert second["rollout/logprob_gap_mean"] > 0.05  # it still samples from them after the update
+    finally:
+        trainer.close()
+
+
+def test_a_resumed_run_samples_from_the_checkpoint_weights(tmp_path):
+    first = Trainer(_config(tmp_path, "vllm", steps=1))
+    first.fit()
+    first.close()
+    resumed = Trainer(_config(tmp_path, "vllm", steps=2, resume=True))
+    try:
+        history = resumed.fit()
+        assert [m["step"] for m in history] == [2]
+        # the engine started with the tiny model's initial weights; the rollout after the load used the loaded ones
+        assert history[0]["rollout/logprob_gap_mean"] < 1e-5
+    finally:
+        resumed.close()
+
+
+@pytest.mark.parametrize("engine", ["vllm", "hf"])
+def test_each_step_logs_engine_times_and_the_logprob_gap(engine, tmp_path):
+    trainer = Trainer(_config(tmp_path, engine))
+    try:
+        metrics = trainer.train_step()
+    finally:
+        trainer.close()
+    for key in ("time/generate", "time/old_logp", "time/sync", "generate_tokens_per_s", "rollout/logprob_gap_max"):
+        assert metrics[key] >= 0, key
+    assert metrics["time/generate"] + metrics["time/old_logp"] <= metrics["time/rollout"]
