@@ -12,6 +12,7 @@ from pathlib import Path
 import multiprocess_step
 import pytest
 import torch
+from requires_vllm import requires_vllm
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("hf", "vllm")
@@ -24,6 +25,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@requires_vllm
 def test_two_processes_with_n_tasks_each_take_the_step_of_one_process_with_2n_tasks(tmp_path):
     launch = [
         *(sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"),

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
 import two_choice_env
+from requires_vllm import ENGINE_PARAMS, requires_vllm
 
-from sdar_agent.config import TrainConfig
+from sdar_agent.cli import build_parser, main
+from sdar_agent.config import TrainConfig, load_config
 from sdar_agent.rollout import logprob_gaps
 from sdar_agent.scoring import score_samples
 from sdar_agent.trainer import Trainer
@@ -45,7 +48,7 @@ def _engine_gap(trainer: Trainer, model: torch.nn.Module, prompts, seeds) -> flo
     )
 
 
-@pytest.mark.parametrize("engine", ["vllm", "hf"])
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_after_one_large_update_the_engine_samples_from_the_updated_weights_not_the_old(engine, tmp_path):
     trainer = Trainer(_config(tmp_path, engine))
     try:
@@ -72,6 +75,7 @@ def test_after_one_large_update_the_engine_samples_from_the_updated_weights_not_
         trainer.close()
 
 
+@requires_vllm
 def test_a_missed_weight_sync_shows_in_the_logprob_gap_metric(tmp_path, monkeypatch):
     trainer = Trainer(_config(tmp_path, "vllm", steps=2))
     try:
@@ -83,6 +87,7 @@ def test_a_missed_weight_sync_shows_in_the_logprob_gap_metric(tmp_path, monkeypa
         trainer.close()
 
 
+@requires_vllm
 def test_a_resumed_run_samples_from_the_checkpoint_weights(tmp_path):
     first = Trainer(_config(tmp_path, "vllm", steps=1))
     first.fit()
@@ -97,7 +102,7 @@ def test_a_resumed_run_samples_from_the_checkpoint_weights(tmp_path):
         resumed.close()
 
 
-@pytest.mark.parametrize("engine", ["vllm", "hf"])
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
 def test_each_step_logs_engine_times_and_the_logprob_gap(engine, tmp_path):
     trainer = Trainer(_config(tmp_path, engine))
     try:
@@ -107,3 +112,16 @@ def test_each_step_logs_engine_times_and_the_logprob_gap(engine, tmp_path):
     for key in ("time/generate", "time/old_logp", "time/sync", "generate_tokens_per_s", "rollout/logprob_gap_max"):
         assert metrics[key] >= 0, key
     assert metrics["time/generate"] + metrics["time/old_logp"] <= metrics["time/rollout"]
+
+
+def test_sdar_eval_and_sdar_train_take_the_rollout_engine_flag(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--model", "tiny", "--env", two_choice_env.ENV_ID, "--split", "train", "--num-tasks", "1"]
+    assert main([*argv, "--max-response-tokens", "4", "--rollout-engine", "hf", "--output", str(out)]) == 0
+    assert json.loads(out.read_text())["rollout_engine"] == "hf"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*argv, "--rollout-engine", "sglang"])
+    train = build_parser().parse_args(["train", "--rollout-engine", "hf", "--vllm-kv-cache-gib", "0.5"])
+    config = load_config(overrides={k: v for k, v in vars(train).items() if k != "command" and v is not None})
+    assert (config.rollout_engine, config.vllm_kv_cache_gib) == ("hf", 0.5)
+    capsys.readouterr()
