@@ -31,11 +31,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from sdar_agent.config import ENGINES
 from sdar_agent.policy import Policy
 
 __all__ = [
-    "ENGINES",
     "HFEngine",
     "Reply",
     "RolloutEngine",
@@ -105,6 +103,8 @@ def vllm_available() -> bool:
 
 def resolve_engine(name: str) -> str:
     """``auto`` -> ``vllm`` where it is installed, else ``hf``; ``vllm``/``hf`` stay; anything else is refused."""
+    from sdar_agent.config import ENGINES  # imported here: this module must not need the envs' dependencies
+
     if name not in ENGINES:
         raise ValueError(f"unknown rollout engine {name!r}: use one of {', '.join(ENGINES)}")
     if name == "auto":
@@ -164,14 +164,21 @@ class _RowSampler:
     It receives the raw next-token logits (``generate`` runs greedy with no other processor), applies temperature and
     top-p, draws the token by inverse CDF from a uniform of the row's ``torch.Generator``, records its log-prob, and
     returns scores that are ``-inf`` everywhere but at the drawn token, so greedy decoding emits exactly it. The
-    uniforms are drawn on the CPU, so the stream of a seed is the same on every device and batch composition.
+    uniforms are drawn on the CPU, so the stream of a seed is the same on every device and batch composition; the
+    drawn log-probs stay on the device until :meth:`logprobs` (no host sync per step).
     """
 
     def __init__(self, seeds: Sequence[int], temperature: float, top_p: float) -> None:
         self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
         self.temperature = temperature
         self.top_p = top_p
-        self.logprobs: list[list[float]] = [[] for _ in seeds]
+        self._drawn: list[torch.Tensor] = []  # per step, [B] on the model's device (read once, at the end)
+
+    def logprobs(self) -> list[list[float]]:
+        """Per row, the log-prob of each token drawn so far."""
+        if not self._drawn:
+            return [[] for _ in self.generators]
+        return torch.stack(self._drawn, dim=1).tolist()
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         logits = scores.float()
@@ -190,9 +197,7 @@ class _RowSampler:
             # a float step of the CDF can land on a token of probability 0 (cut by top-p): take the most likely
             dropped = torch.isinf(logp.gather(1, choice))
             choice = torch.where(dropped, logp.argmax(dim=-1, keepdim=True), choice)
-        drawn = logp.gather(1, choice).squeeze(1).tolist()
-        for row, value in enumerate(drawn):
-            self.logprobs[row].append(value)
+        self._drawn.append(logp.gather(1, choice).squeeze(1))
         forced = torch.full_like(scores, float("-inf"))
         return forced.scatter_(1, choice, 0.0)
 
@@ -295,9 +300,10 @@ class HFEngine:
                     generation_config=config,
                     logits_processor=LogitsProcessorList([sampler]),
                 )
+                drawn = sampler.logprobs()
                 for row, ids in enumerate(output[:, input_ids.shape[1] :].tolist()):
                     cut = next((i + 1 for i, token in enumerate(ids) if token in stops), len(ids))
-                    replies.append(Reply(ids[:cut], sampler.logprobs[row][:cut] if logprobs else None))
+                    replies.append(Reply(ids[:cut], drawn[row][:cut] if logprobs else None))
         finally:
             model.train(was_training)
         return replies
@@ -446,6 +452,11 @@ class VLLMEngine:
         config.save_pretrained(directory.name)
         self.policy.tokenizer.save_pretrained(directory.name)
         kwargs: dict[str, Any] = {}
+        if self.device.type == "cpu":
+            # vLLM 0.32's CPU runner fails on a seeded request whose prefill was split over steps ("CPU Generator
+            # does not use offset", gpu_model_runner.py _bookkeeping_sync): prefill whole prompts instead.
+            kwargs["enable_chunked_prefill"] = False
+            kwargs["max_num_batched_tokens"] = max(self.max_model_len, 8192)
         if world > 1:
             # one engine per training process, inside the torch.distributed world the launcher made (TRL's colocate)
             kwargs["distributed_executor_backend"] = "external_launcher"

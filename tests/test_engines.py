@@ -210,3 +210,19 @@ def test_hf_engine_follows_the_model_it_is_synced_to(tiny):
     engine.sync_weights(other.model)
     replies = engine.generate(prompts, max_new_tokens=6, seeds=[1, 2, 3, 4])
     assert _gap_to(other, prompts, replies) < 1e-5 and _gap_to(tiny, prompts, replies) > 0.1
+
+
+@requires_vllm
+def test_vllm_serves_seeded_prompts_beyond_one_prefill_step(tiny):
+    # 16 prompts of 600 tokens: more than one scheduler step prefills, so some prompts wait for a later step (a
+    # split prefill of a seeded request crashed vLLM 0.32's CPU runner; the engine prefills whole prompts)
+    generator = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(3, 400, (600,), generator=generator).tolist() for _ in range(16)]
+    engine = VLLMEngine(tiny, max_model_len=1024)
+    try:
+        replies = engine.generate(prompts, max_new_tokens=4, seeds=list(range(16)), stop_ids=[])
+        alone = engine.generate(prompts[-1:], max_new_tokens=4, seeds=[15], stop_ids=[])
+    finally:
+        engine.close()
+    assert all(len(r.token_ids) == 4 for r in replies) and alone[0].token_ids == replies[-1].token_ids
+    assert _gap_to(tiny, prompts, replies) < 1e-5
