@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -124,4 +126,34 @@ def test_sdar_eval_and_sdar_train_take_the_rollout_engine_flag(tmp_path, capsys)
     train = build_parser().parse_args(["train", "--rollout-engine", "hf", "--vllm-kv-cache-gib", "0.5"])
     config = load_config(overrides={k: v for k, v in vars(train).items() if k != "command" and v is not None})
     assert (config.rollout_engine, config.vllm_kv_cache_gib) == ("hf", 0.5)
+    capsys.readouterr()
+
+
+def _benchmark(name: str):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@requires_vllm
+def test_the_rollout_benchmark_and_the_gpu_check_run_their_quick_paths(tmp_path, capsys):
+    out = tmp_path / "rollout.md"
+    assert _benchmark("bench_rollout").main(["--quick", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| tiny | 0.16 M |" in text and "| tiny | float32 | vllm |" in text and "Load average" in text
+    results = _benchmark("gpu_check_rollout").main(["--quick", "--out", str(tmp_path / "gpu.md")])
+    assert set(results) == {"hf-dynamic", "hf-static", "hf-static-eager", "vllm"}
+    assert all(r["tokens_per_s"] > 0 for r in results.values())
+    capsys.readouterr()
+
+
+@pytest.mark.slow
+@requires_vllm
+def test_the_training_step_benchmark_runs_its_quick_path(tmp_path, capsys):
+    out = tmp_path / "step.md"
+    assert _benchmark("bench_engine_step").main(["--quick", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| searchqa |")]
+    assert [row.split(" | ")[1] for row in rows] == ["hf", "vllm"] and rows[1].rstrip(" |").endswith("x")
     capsys.readouterr()
