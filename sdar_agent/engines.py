@@ -23,8 +23,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -363,6 +366,41 @@ def _shutdown(pooled: _PooledLLM) -> None:
     pooled.directory.cleanup()
 
 
+def _unscannable(value: Any) -> bool:
+    """Whether ``vars(value).get`` fails: objects whose ``__getattr__`` answers any name, ``__dict__`` included
+    (llvmlite's ``ffi.lib``, live once numba, which bm25s uses, has compiled something)."""
+    try:
+        return hasattr(value, "__dict__") and not hasattr(vars(value), "get")
+    except Exception:  # a __getattr__ that raises something other than AttributeError
+        return True
+
+
+@contextmanager
+def _hidden_unscannable_module_attributes() -> Iterator[None]:
+    """Hide module attributes that vLLM 0.32's engine start cannot read, and put them back afterwards.
+
+    At every engine start vLLM scans the attributes of every loaded module and calls ``vars(value).get("kernel")`` on
+    each (``vllm/triton_utils/dispatcher.py``, ``_rebind_kernels``), which raises on such objects and aborts the
+    start. Nothing calls them while the engine starts.
+    """
+    hidden: list[tuple[dict[str, Any], str, Any]] = []
+    with warnings.catch_warnings():  # reading some attributes warns (deprecated torch aliases)
+        warnings.simplefilter("ignore")
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for attr, value in list(namespace.items()):
+                if _unscannable(value):
+                    hidden.append((namespace, attr, value))
+                    namespace[attr] = None
+    try:
+        yield
+    finally:
+        for namespace, attr, value in hidden:
+            namespace[attr] = value
+
+
 def _import_vllm() -> Any:
     """Import vLLM configured for an in-process engine."""
     # The engine core runs in this process (colocated): weights are synced by handing it tensors, which a separate
@@ -463,18 +501,19 @@ class VLLMEngine:
         threads = torch_threads if torch_threads > 0 else torch.get_num_threads()
         set_num_threads = torch.set_num_threads
         try:
-            llm = vllm.LLM(
-                model=directory.name,
-                dtype=str(self.dtype).removeprefix("torch."),
-                load_format="dummy",
-                max_model_len=self.max_model_len,
-                kv_cache_memory_bytes=kv_bytes,
-                enforce_eager=self.device.type != "cuda",  # the CPU backend has no graphs; compiling would take long
-                seed=seed,
-                logprobs_mode="processed_logprobs",  # log-probs after temperature/top-p: the ones sampled from
-                enable_prefix_caching=True,
-                **kwargs,
-            )
+            with _hidden_unscannable_module_attributes():
+                llm = vllm.LLM(
+                    model=directory.name,
+                    dtype=str(self.dtype).removeprefix("torch."),
+                    load_format="dummy",
+                    max_model_len=self.max_model_len,
+                    kv_cache_memory_bytes=kv_bytes,
+                    enforce_eager=self.device.type != "cuda",  # the CPU backend has no graphs; compiling takes long
+                    seed=seed,
+                    logprobs_mode="processed_logprobs",  # log-probs after temperature/top-p: the ones sampled from
+                    enable_prefix_caching=True,
+                    **kwargs,
+                )
         finally:
             # On CPU vLLM makes torch.set_num_threads a no-op for the whole process and drops it to one thread; the
             # trainer's update runs in this process too, so both are undone (vLLM binds no threads in-process).
