@@ -501,7 +501,9 @@ class VLLMEngine:
         threads = torch_threads if torch_threads > 0 else torch.get_num_threads()
         set_num_threads = torch.set_num_threads
         try:
-            with _hidden_unscannable_module_attributes():
+            with _hidden_unscannable_module_attributes(), warnings.catch_warnings():
+                # the same scan reads deprecated torch aliases, each read warns: noise for the trainer's output
+                warnings.simplefilter("ignore", FutureWarning)
                 llm = vllm.LLM(
                     model=directory.name,
                     dtype=str(self.dtype).removeprefix("torch."),
