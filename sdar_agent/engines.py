@@ -338,7 +338,8 @@ def _named_full_tensors(model: torch.nn.Module) -> Iterator[tuple[str, torch.Ten
 
 @dataclass
 class _PooledLLM:
-    """A vLLM ``LLM`` of this process, the engine currently using it and the weights it holds (an owner token)."""
+    """A vLLM ``LLM`` of this process: its config directory, how many engines use it, and the owner token of the
+    engine whose weights it holds."""
 
     llm: Any
     directory: tempfile.TemporaryDirectory
