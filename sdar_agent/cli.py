@@ -8,6 +8,7 @@ Examples::
     sdar sft --env searchqa --model small --episodes 3000 --output-dir runs/sft-sqa   # warm start on expert demos
     sdar train --env searchqa --model runs/sft-sqa/model --method grpo               # RL from the warm start
     sdar eval --model runs/sdar/model --env alfworld --split eval_out_of_distribution
+    sdar eval --model runs/sdar/model --env searchqa --split test --rollout-engine hf  # vLLM is the default engine
     sdar plot runs/sdar
     sdar leaderboard --runs runs/grpo runs/sdar --seeds 3  # the paper's main table (see sdar_agent.leaderboard)
 """
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sdar_agent.config import ENV_IDS, TrainConfig, field_types, load_config, resolve_env_id
+from sdar_agent.config import ENGINES, ENV_IDS, TrainConfig, field_types, load_config, resolve_env_id
 
 __all__ = ["build_parser", "main"]
 
@@ -85,7 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--env-kwargs", default=None, help='JSON object of gymnasium.make arguments, e.g. \'{"transport": "inproc"}\''
     )
-    evaluate.add_argument("--torch-threads", type=int, default=0, help="CPU threads torch may use (0: default)")
+    evaluate.add_argument(
+        "--torch-threads", type=int, default=0, help="CPU threads of the process, vLLM generation included (0: default)"
+    )
+    evaluate.add_argument(
+        "--rollout-engine",
+        default="auto",
+        choices=ENGINES,
+        help="what samples replies: vllm (colocated), hf (transformers generate) or auto (vllm where installed)",
+    )
     evaluate.add_argument("--output", default=None, help="also write the result JSON here")
 
     plot = commands.add_parser("plot", help="write training-curve PNGs of a run")
@@ -170,6 +179,7 @@ def _eval(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         skills=skills,
         env_kwargs=_json_object(args.env_kwargs, "--env-kwargs"),
+        engine=args.rollout_engine,
     )
     text = json.dumps(result, indent=2)
     print(text)

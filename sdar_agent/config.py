@@ -27,6 +27,7 @@ import sdar_envs
 
 __all__ = [
     "DTYPES",
+    "ENGINES",
     "ENV_IDS",
     "MIXED_PRECISION",
     "RESUME_FIXED",
@@ -69,6 +70,9 @@ class ConfigError(ValueError):
 def flag(name: str) -> str:
     """The command-line flag of a config field: ``group_size`` -> ``--group-size``."""
     return "--" + name.replace("_", "-")
+
+#: Rollout engines ``--rollout-engine`` accepts (:mod:`sdar_agent.engines`; ``auto``: vllm where installed, else hf).
+ENGINES: tuple[str, ...] = ("auto", "vllm", "hf")
 
 
 def _short_name(env_id: str) -> str:
@@ -153,7 +157,13 @@ class TrainConfig:
     sd_coef: float | None = _help("override the self-distillation weight lambda (SDAR: 0.01)", None)
     pg_coef: float | None = _help("override the weight of the GRPO term", None)
     rlsd_warmdown_steps: int | None = _help("override RLSD's lambda decay length in steps (100)", None)
-    torch_threads: int = _help("CPU threads torch may use (0: torch's default)", 0)
+    torch_threads: int = _help("CPU threads of the process, vLLM's generation included (0: torch's default)", 0)
+    rollout_engine: str = _help(
+        "what samples rollouts: vllm (colocated), hf (transformers generate) or auto (vllm where installed)", "auto"
+    )
+    vllm_kv_cache_gib: float | None = _help(
+        "vLLM KV cache size in GiB (default: 64 sequences of prompt + reply limit, <= 2 GiB CPU, <= 1/4 of a GPU)", None
+    )
     seed: int = _help("seed of task sampling, rollouts and the tiny model", 0)
     output_dir: str = _help("run directory: metrics.jsonl, checkpoints/, model/", "runs/sdar")
     save_every: int = _help("save a checkpoint every this many steps and at the end (0: only at the end)", 10)

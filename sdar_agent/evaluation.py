@@ -1,7 +1,8 @@
 """Evaluation: play each task of a split once and report success overall and per task type.
 
 Sampling follows the SDAR validation settings: temperature 0.4 for ALFWorld and WebShop, greedy for Search-QA (the
-env profile's ``eval_temperature``), unless a temperature is given.
+env profile's ``eval_temperature``), unless a temperature is given. Replies come from the rollout engine the trainer
+uses (``rollout_engine``: vLLM where installed, else HF ``generate``; :mod:`sdar_agent.engines`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sdar_agent.engines import RolloutEngine, make_engine
 from sdar_agent.env_profiles import profile_for
 from sdar_agent.policy import Policy
 from sdar_agent.rollout import EnvPool, EpisodeRecord, collect_rollouts
@@ -54,6 +56,7 @@ def evaluate(
     repeats: int = 1,
     skills: Callable[[Task], str] | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    engine: RolloutEngine | str = "auto",
 ) -> dict[str, Any]:
     """Play tasks ``0 .. num_tasks-1`` of ``split`` once each, ``batch_size`` episodes per generation batch.
 
@@ -65,10 +68,15 @@ def evaluate(
         temperature: sampling temperature (default: the env profile's; 0 = greedy).
         repeats: episodes per task (sampled evaluation of small splits; success is averaged over all episodes).
         skills: when given, its text is shown before each prompt (evaluation with skills).
+        engine: a :class:`~sdar_agent.engines.RolloutEngine` holding ``policy``'s weights, or an engine name
+            (``auto``, ``vllm``, ``hf``) to make one for this call (released at the end).
         Other arguments as in :func:`sdar_agent.rollout.collect_rollouts`.
     """
     pool = EnvPool(env_id, batch_size * repeats, max_episode_steps=max_turns, split=split, **(env_kwargs or {}))
+    owned = None
     try:
+        if isinstance(engine, str):
+            owned = engine = make_engine(engine, policy, max_model_len=max_prompt_tokens + max_new_tokens)
         first = pool.envs[0]
         _, info = first.reset(seed=seed)
         total = len(first.get_wrapper_attr("task_ids")())
@@ -83,7 +91,9 @@ def evaluate(
                 pool,
                 indices,
                 repeats,
-                seed=seed + start,
+                seed=seed,
+                first_group=start,
+                engine=engine,
                 max_new_tokens=max_new_tokens,
                 max_prompt_tokens=max_prompt_tokens,
                 temperature=temperature,
@@ -96,6 +106,8 @@ def evaluate(
                 episodes.append(record)
     finally:
         pool.close()
+        if owned is not None:
+            owned.close()
     result = summarize(episodes)
     result.update(
         {
@@ -105,6 +117,7 @@ def evaluate(
             "repeats": repeats,
             "temperature": temperature,
             "with_skills": skills is not None,
+            "rollout_engine": engine.name,
         }
     )
     return result

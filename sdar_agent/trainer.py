@@ -13,19 +13,27 @@ One step (CleanRL order, verl-agent layout):
    accumulated over micro-batches whose losses share the mini-batch's token count as normaliser, so the update
    equals a token-mean over the mini-batch (:func:`sdar_agent.objective.compute_objective`); grad clip 1.0;
 5. the skill bank (when skills come from it) is credited with each episode's score (UCB statistics);
-6. one JSONL line of metrics (timings: ``time/rollout``, ``time/update`` and, inside the latter, the scoring passes
-   ``time/reference`` and ``time/teacher``; ``time/step`` the whole step).
+6. the rollout engine gets the updated weights (:meth:`~sdar_agent.engines.RolloutEngine.sync_weights`, which also
+   resets vLLM's prefix cache), so the next step samples from the policy it trains;
+7. one JSONL line of metrics (timings: ``time/rollout``, with ``time/generate`` inside the engine and
+   ``time/old_logp`` recomputing old log-probs; ``time/update`` and, inside it, the scoring passes
+   ``time/reference`` and ``time/teacher``; ``time/step`` the whole step; ``rollout/logprob_gap_mean``/``_max``,
+   the engine's sampling log-probs against the recomputed ones).
 
 ``accelerate`` places the model: the same code runs on CPU, one GPU or several (``accelerate launch``, DDP/FSDP);
-with several processes, each plays its own ``tasks_per_step`` tasks (drawn with a per-rank seed) and gradients are
-averaged across processes. Checkpoints (``accelerator.save_state``) hold model, optimizer, scheduler and RNG states,
-plus the step and any object registered with :meth:`Trainer.register_state` (e.g. a skill bank).
+with several processes, each plays its own ``tasks_per_step`` tasks (the slice of one step-wide draw; each episode
+seeded by its index in the whole step, so P processes x N tasks play the episodes one process x P*N tasks would) with
+its own colocated engine, and the loss of each optimizer step is normalised by the reply-token count of all
+processes, so the averaged gradient equals the one-process gradient of the whole step's samples.
+Checkpoints (``accelerator.save_state``) hold model, optimizer, scheduler and RNG states, plus the step and any
+object registered with :meth:`Trainer.register_state` (e.g. a skill bank).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 import sys
 import time
@@ -48,13 +56,14 @@ from sdar_agent.checkpoints import (
     truncate_metrics,
 )
 from sdar_agent.config import RESUME_FIXED, RESUME_IGNORED, TrainConfig, flag
+from sdar_agent.engines import make_engine
 from sdar_agent.env_profiles import profile_for
 from sdar_agent.evaluation import summarize
 from sdar_agent.losses import grpo_advantages
 from sdar_agent.methods import get_method
 from sdar_agent.objective import ObjectiveConfig, ObjectiveInputs, compute_objective, merge_metrics
 from sdar_agent.policy import Policy, TinyConfig, load_policy
-from sdar_agent.rollout import EnvPool, RolloutBatch, TurnSample, collect_rollouts
+from sdar_agent.rollout import EnvPool, EpisodeRecord, RolloutBatch, TurnSample, collect_rollouts, logprob_gaps
 from sdar_agent.scoring import pad_rows, pad_samples, score_samples, score_tokens
 from sdar_agent.teacher import PLACEMENTS, SkillProvider, Teacher, TeacherBatch
 from sdar_envs.core import Task
@@ -102,10 +111,14 @@ def rollout_metrics(batch: RolloutBatch) -> dict[str, float]:
     """A step's episode statistics (:func:`sdar_agent.evaluation.summarize`) under their ``metrics.jsonl`` keys:
     ``return``, ``success``, ``score``, ``turns``, ``response_length`` (mean reply tokens), ``invalid_rate``
     (invalid turns / turns) and ``success/<task_type>``."""
-    summary = summarize(batch.episodes)
+    return _episode_metrics(batch.episodes, [len(s.response_ids) for s in batch.samples])
+
+
+def _episode_metrics(episodes: Sequence[EpisodeRecord], response_lengths: Sequence[int]) -> dict[str, float]:
+    """:func:`rollout_metrics` from the episodes and the reply length (tokens) of each turn-sample."""
+    summary = summarize(episodes)
     metrics: dict[str, float] = {key: summary[key] for key in ("return", "success", "score", "turns")}
-    samples = batch.samples
-    metrics["response_length"] = float(np.mean([len(s.response_ids) for s in samples])) if samples else 0.0
+    metrics["response_length"] = float(np.mean(response_lengths)) if response_lengths else 0.0
     metrics["invalid_rate"] = summary["invalid_rate"]
     metrics.update({f"success/{task_type}": rate for task_type, rate in summary["success_by_type"].items()})
     return metrics
@@ -131,7 +144,10 @@ class Trainer:
         self.config = config
         if config.torch_threads > 0:
             torch.set_num_threads(config.torch_threads)
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
+        # Several processes without CUDA (`accelerate launch --multi_gpu` or torchrun on a CPU machine): accelerate
+        # only sets up its gloo CPU backend when asked for the CPU.
+        several_cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=several_cpu_processes)
         self.spec = get_method(config.method, **config.method_overrides())
         if config.skill_placement not in PLACEMENTS:
             raise ValueError(f"skill_placement must be one of {', '.join(PLACEMENTS)}; got {config.skill_placement!r}")
@@ -157,6 +173,20 @@ class Trainer:
         )
         self._prepare_model(with_reference=kl_coef > 0)
         self.counter = _StepCounter()
+        self._optimizer_steps = 0  # taken by this object (with the step, it identifies the weights the engine holds)
+        try:
+            self.engine = make_engine(
+                config.rollout_engine,
+                self._live_policy(),
+                max_model_len=config.max_prompt_tokens + config.max_response_tokens,
+                kv_cache_gib=config.vllm_kv_cache_gib,
+                seed=config.seed,
+                torch_threads=config.torch_threads,
+            )
+        except (ValueError, ModuleNotFoundError):
+            self.pool.close()
+            raise
+        self._engine_weights = self._weights_version()
         self.accelerator.register_for_checkpointing(self.counter)
         if self.skill_provider is not None:
             self.register_state(self.skill_provider.bank)
@@ -314,25 +344,42 @@ class Trainer:
 
     # ---- one step ----------------------------------------------------------------------------------------------
     def _draw_tasks(self) -> list[int]:
-        """This step's task indices: without replacement, then whole shuffled passes when the split is smaller."""
-        rank = self.accelerator.process_index
-        rng = np.random.default_rng([self.config.seed, self.step, rank])
+        """This process's task indices of this step: its slice of one draw of ``tasks_per_step x processes`` tasks,
+        without replacement, then whole shuffled passes when the split is smaller."""
+        rank, processes = self.accelerator.process_index, self.accelerator.num_processes
+        rng = np.random.default_rng([self.config.seed, self.step])
         n, count = self.config.tasks_per_step, self.task_count
-        passes = [rng.permutation(count) for _ in range(-(-n // count))]
-        return [int(i) for i in np.concatenate(passes)[:n]]
+        passes = [rng.permutation(count) for _ in range(-(-n * processes // count))]
+        return [int(i) for i in np.concatenate(passes)[rank * n : (rank + 1) * n]]
+
+    def _live_policy(self) -> Policy:
+        """The policy with the trained (unwrapped) model."""
+        unwrapped = self.accelerator.unwrap_model(self.model)
+        return Policy(unwrapped, self.policy.tokenizer, self.policy.source, self.policy.stop_ids)
+
+    def _weights_version(self) -> tuple[int, int]:
+        """Identifies the trained weights: (step, optimizer steps taken by this object); a checkpoint load changes the
+        step, an update the optimizer steps."""
+        return self.step, self._optimizer_steps
+
+    def sync_engine(self) -> None:
+        """Give the rollout engine the current weights (vLLM: copied in place, prefix cache reset)."""
+        self.engine.sync_weights(self.accelerator.unwrap_model(self.model))
+        self._engine_weights = self._weights_version()
 
     def collect(self) -> RolloutBatch:
-        """Play this step's episodes with the current weights."""
+        """Play this step's episodes with the current weights (the engine is synced first if it holds others)."""
         config = self.config
-        torch.manual_seed(config.seed * 1_000_003 + self.step * 7919 + self.accelerator.process_index)
-        unwrapped = self.accelerator.unwrap_model(self.model)
-        policy = Policy(unwrapped, self.policy.tokenizer, self.policy.source, self.policy.stop_ids)
+        if self._engine_weights != self._weights_version():
+            self.sync_engine()
         return collect_rollouts(
-            policy,
+            self._live_policy(),
             self.pool,
             self._draw_tasks(),
             config.group_size,
-            seed=config.seed * 1_000_003 + self.step * 1009 + self.accelerator.process_index,
+            seed=config.seed * 1_000_003 + self.step * 1009,
+            first_group=self.accelerator.process_index * config.tasks_per_step,
+            engine=self.engine,
             max_new_tokens=config.max_response_tokens,
             max_prompt_tokens=config.max_prompt_tokens,
             temperature=config.temperature,
@@ -341,6 +388,32 @@ class Trainer:
             skills=self.skills if self.spec.skills_in_student_prompt else None,
             return_kind=config.return_kind,
         )
+
+    def _rollout_metrics(self, batch: RolloutBatch) -> dict[str, float]:
+        """:func:`rollout_metrics` of the episodes of every process, ``samples`` (all processes' turn-samples) and
+        the log-prob gap between the engines' sampling log-probs and the recomputed old ones: ``rollout/
+        logprob_gap_mean`` (mean |difference| per reply token) and ``rollout/logprob_gap_max``."""
+        gaps = logprob_gaps(batch.samples).double()
+        gap_sum, gap_count = float(gaps.sum()), float(gaps.numel())
+        gap_max = float(gaps.max()) if gaps.numel() else 0.0
+        if self.accelerator.num_processes == 1:
+            metrics = rollout_metrics(batch)
+            samples = float(len(batch.samples))
+        else:
+            from accelerate.utils import gather_object
+
+            episodes = gather_object(batch.episodes)
+            lengths = gather_object([len(s.response_ids) for s in batch.samples])
+            metrics = _episode_metrics(episodes, lengths)
+            samples = float(len(lengths))
+            device = self.accelerator.device
+            totals = self.accelerator.reduce(torch.tensor([gap_sum, gap_count], device=device), reduction="sum")
+            gap_sum, gap_count = float(totals[0]), float(totals[1])
+            gap_max = float(self.accelerator.gather(torch.tensor([gap_max], device=device)).max())
+        metrics["samples"] = samples
+        metrics["rollout/logprob_gap_mean"] = gap_sum / gap_count if gap_count else 0.0
+        metrics["rollout/logprob_gap_max"] = gap_max
+        return metrics
 
     @property
     def _score_temperature(self) -> float:
@@ -358,9 +431,7 @@ class Trainer:
         started = time.perf_counter()
         reference = self._reference_logp(samples)
         reference_seconds = time.perf_counter() - started
-        order = np.random.default_rng([self.config.seed, self.step, 17]).permutation(len(samples)).tolist()
-        mini = self.config.mini_batch_size or len(samples)
-        chunks = [order[start : start + mini] for start in range(0, len(order), mini)]
+        chunks = self._mini_batches(len(samples))
         teacher_batch = None
         if self.teacher is not None:
             model = self.accelerator.unwrap_model(self.model)
@@ -398,15 +469,43 @@ class Trainer:
             device=self.accelerator.device,
         )
 
+    def _mini_batches(self, count: int) -> list[list[int]]:
+        """The update's mini-batches: the ``count`` sample indices shuffled, in chunks of ``mini_batch_size`` (0: one
+        chunk). With several processes every process takes as many optimizer steps as the one that needs most (each
+        step all-reduces gradients); the others end with empty chunks."""
+        order = np.random.default_rng([self.config.seed, self.step, 17]).permutation(count).tolist()
+        mini = self.config.mini_batch_size or max(count, 1)
+        chunks = [order[start : start + mini] for start in range(0, count, mini)]
+        if self.accelerator.num_processes > 1:
+            local = torch.tensor([len(chunks)], device=self.accelerator.device)
+            steps = int(self.accelerator.gather(local).max())
+            chunks += [[] for _ in range(steps - len(chunks))]
+        return chunks
+
     def _optimizer_step(self, inputs: _UpdateInputs, chunk: Sequence[int]) -> _StepResult:
         """One AdamW step on the mini-batch ``chunk`` (sample indices), gradients accumulated over micro-batches
-        that share the mini-batch's response-token count as normaliser (so the step is the mini-batch token mean)."""
+        that share the mini-batch's response-token count as normaliser (so the step is the mini-batch token mean).
+
+        With P processes the normaliser is the reply-token count of the mini-batches of all processes and each loss is
+        scaled by P (DDP averages gradients), so the step equals one process's step on all those samples. A process
+        with an empty mini-batch still takes part in the gradient all-reduce, with a zero-weighted pass.
+        """
         num_tokens = float(sum(len(inputs.samples[i].response_ids) for i in chunk))
+        scale = 1.0
+        processes = self.accelerator.num_processes
+        if processes > 1:
+            total = torch.tensor([num_tokens], dtype=torch.float64, device=self.accelerator.device)
+            num_tokens = float(self.accelerator.reduce(total, reduction="sum").item())
+            scale = float(processes)
         size = self.config.micro_batch_size
         micros = [chunk[i : i + size] for i in range(0, len(chunk), size)]
         result = _StepResult()
+        if not micros:  # only with several processes: join the all-reduce with no gradient of its own
+            self._micro_batch_loss(inputs, [0], max(num_tokens, 1.0), sync=True, scale=0.0)
         for index, micro in enumerate(micros):
-            loss, metrics, tokens = self._micro_batch_loss(inputs, micro, num_tokens, sync=index == len(micros) - 1)
+            loss, metrics, tokens = self._micro_batch_loss(
+                inputs, micro, num_tokens, sync=index == len(micros) - 1, scale=scale
+            )
             result.parts.append(metrics)
             result.loss += loss
             result.tokens += tokens
@@ -414,14 +513,16 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
+        self._optimizer_steps += 1
         return result
 
     def _micro_batch_loss(
-        self, inputs: _UpdateInputs, micro: Sequence[int], num_tokens: float, *, sync: bool
+        self, inputs: _UpdateInputs, micro: Sequence[int], num_tokens: float, *, sync: bool, scale: float = 1.0
     ) -> tuple[float, dict[str, Any], int]:
         """Forward and backward of one micro-batch; returns its loss, its metrics and its token count.
 
-        Gradients are all-reduced across processes only on the mini-batch's last micro-batch (``sync``).
+        Gradients are all-reduced across processes only on the mini-batch's last micro-batch (``sync``); the
+        backward pass is of ``scale`` x the loss (the returned loss is unscaled).
         """
         samples, device = inputs.samples, self.accelerator.device
         pad_id = self.policy.tokenizer.pad_token_id
@@ -451,7 +552,7 @@ class Trainer:
                 num_tokens=num_tokens,
             )
             loss, metrics = compute_objective(self.spec, objective_inputs, self.objective_config, self.step)
-            self.accelerator.backward(loss)
+            self.accelerator.backward(loss * scale if scale != 1.0 else loss)
         return float(loss.detach()), metrics, int(rows.attention_mask.sum())
 
     def train_step(self) -> dict[str, float]:
@@ -464,8 +565,12 @@ class Trainer:
         update_started = time.perf_counter()
         losses = self.update(batch)
         update_seconds = time.perf_counter() - update_started  # includes time/reference and time/teacher
-        metrics: dict[str, Any] = {"step": self.step + 1}
-        metrics.update(rollout_metrics(batch))
+        self.counter.step += 1
+        sync_started = time.perf_counter()
+        self.sync_engine()  # the next rollout samples from the updated policy
+        sync_seconds = time.perf_counter() - sync_started
+        metrics: dict[str, Any] = {"step": self.step}
+        metrics.update(self._rollout_metrics(batch))
         metrics.update(losses)
         if self.skill_provider is not None:
             tasks = {s.episode_id: s.task for s in batch.samples}
@@ -474,15 +579,17 @@ class Trainer:
         metrics.update(
             {
                 "lr": float(self.scheduler.get_last_lr()[0]),
-                "samples": float(len(batch.samples)),
                 "time/rollout": rollout_seconds,
+                "time/generate": batch.generate_seconds,
+                "time/old_logp": batch.score_seconds,
                 "time/update": update_seconds,
+                "time/sync": sync_seconds,
                 "time/step": time.perf_counter() - started,
                 "rollout_tokens_per_s": batch.generated_tokens / max(rollout_seconds, 1e-9),
+                "generate_tokens_per_s": batch.generated_tokens / max(batch.generate_seconds, 1e-9),
                 "update_tokens_per_s": losses["update_tokens"] / max(update_seconds, 1e-9),
             }
         )
-        self.counter.step += 1
         if self.accelerator.is_main_process:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             with (self.output_dir / "metrics.jsonl").open("a") as log:
@@ -524,7 +631,9 @@ class Trainer:
         return history
 
     def close(self) -> None:
+        """Close the env pool and release the rollout engine."""
         self.pool.close()
+        self.engine.close()
 
 
 def train(config: TrainConfig) -> list[dict[str, float]]:

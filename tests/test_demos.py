@@ -7,9 +7,9 @@ import json
 import gymnasium as gym
 import pytest
 
-import sdar_agent.rollout as rollout_module
 import sdar_envs  # noqa: F401
 from sdar_agent.demos import DemoSet, expert_demos, expert_reply, read_demos, write_demos
+from sdar_agent.engines import Reply
 from sdar_agent.env_profiles import profile_for
 from sdar_agent.policy import TinyConfig, build_tiny_policy
 from sdar_agent.prompts import project_action
@@ -59,29 +59,45 @@ def test_replaying_the_replies_reproduces_the_expert_return(demos, name):
 
 
 @pytest.mark.parametrize("name", list(ENVS))
-def test_demo_prompts_equal_the_rollout_prompts_turn_for_turn(demos, name, monkeypatch):
+def test_demo_prompts_equal_the_rollout_prompts_turn_for_turn(demos, name):
     """A rollout whose generator answers each prompt with the demo's reply renders the demo's messages."""
     env_id, kwargs = ENVS[name]
     policy = build_tiny_policy(TinyConfig())
     turns = [t for t in demos[name].turns if t.episode < 2]
     reply_of = {json.dumps(t.messages): t.reply for t in turns}
-    calls: list[list[str]] = []
 
-    def scripted_generate(policy_, prompt_ids, **_):
-        texts = [policy_.tokenizer.decode(ids) for ids in prompt_ids]
-        calls.append(texts)
-        replies = []
-        for text in texts:
-            match = next(r for m, r in reply_of.items() if policy_.chat_prompt(json.loads(m)) == text)
-            replies.append([*policy_.encode(match), policy_.stop_ids[0]])
-        return replies
+    class ScriptedEngine:
+        """Answers each prompt with the demo reply whose messages render to it (a stand-in for sampling)."""
 
-    monkeypatch.setattr(rollout_module, "generate", scripted_generate)
+        name = "scripted"
+
+        def generate(self, prompts, **_):
+            replies = []
+            for ids in prompts:
+                text = policy.tokenizer.decode(ids)
+                match = next(r for m, r in reply_of.items() if policy.chat_prompt(json.loads(m)) == text)
+                replies.append(Reply([*policy.encode(match), policy.stop_ids[0]]))
+            return replies
+
+        def sync_weights(self, model):
+            pass
+
+        def close(self):
+            pass
+
     pool = EnvPool(env_id, 2, split="train", **kwargs)
     try:
         tasks = [t.task_id for t in turns if t.turn == 0]
         batch = collect_rollouts(
-            policy, pool, tasks, 1, seed=0, max_new_tokens=64, max_prompt_tokens=100_000, score_old_logp=False
+            policy,
+            pool,
+            tasks,
+            1,
+            seed=0,
+            max_new_tokens=64,
+            max_prompt_tokens=100_000,
+            score_old_logp=False,
+            engine=ScriptedEngine(),
         )
     finally:
         pool.close()

@@ -1,12 +1,13 @@
-"""Episode statistics shared by evaluation and the training log (sdar_agent.evaluation.summarize)."""
+"""Evaluation (sdar_agent.evaluation): the episode statistics it shares with the training log, and its engine."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import two_choice_env
+from requires_vllm import ENGINE_PARAMS
 
-from sdar_agent.evaluation import summarize
+from sdar_agent.evaluation import evaluate, summarize
 from sdar_agent.policy import TinyConfig, build_tiny_policy
 from sdar_agent.rollout import EnvPool, EpisodeRecord, collect_rollouts
 from sdar_agent.trainer import rollout_metrics
@@ -51,3 +52,14 @@ def test_the_training_log_reports_the_same_statistics_under_its_keys():
     assert metrics["response_length"] == pytest.approx(
         sum(len(s.response_ids) for s in batch.samples) / len(batch.samples)
     )
+
+
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_evaluation_plays_with_the_named_engine_and_greedy_results_agree_across_engines(engine):
+    policy = build_tiny_policy(TinyConfig())
+    result = evaluate(policy, two_choice_env.ENV_ID, split="train", num_tasks=3, temperature=0.0, engine=engine)
+    reference = evaluate(policy, two_choice_env.ENV_ID, split="train", num_tasks=3, temperature=0.0, engine="hf")
+    assert result["rollout_engine"] == engine and result["episodes"] == 3
+    assert {k: result[k] for k in ("success", "turns", "invalid_rate")} == {
+        k: reference[k] for k in ("success", "turns", "invalid_rate")
+    }

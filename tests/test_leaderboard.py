@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from requires_vllm import ENGINE_PARAMS
 
 import sdar_agent.leaderboard as lb
 from sdar_agent.cli import build_parser as sdar_parser
+from sdar_agent.leaderboard.cells import ModelCache
 from sdar_agent.leaderboard.cli import build_parser
 
 SEARCHQA = lb.ENVS["searchqa"]
@@ -259,3 +261,18 @@ def test_sdar_leaderboard_and_the_script_write_the_same_tables(tmp_path, capsys)
     assert tables_a == tables_b
     assert "| Expert / oracle | 100.0 [20.7, 100.0] (1) |" in tables_a
     assert (tmp_path / "a" / "leaderboard.csv").read_text() == (tmp_path / "b" / "leaderboard.csv").read_text()
+
+
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_model_cells_play_with_the_rollout_engine_of_the_flag(engine, tmp_path, searchqa_subset):
+    args = build_parser().parse_args(["--rollout-engine", engine, "--per-group", "1", "--max-response-tokens", "4"])
+    assert args.rollout_engine == engine
+    spec = dataclasses.replace(searchqa_subset, groups=("single_hop",))
+    settings = lb.EvalSettings(per_group=1, max_turns={"searchqa": 1}, max_new_tokens=4, rollout_engine=engine)
+    models = ModelCache()
+    try:
+        agent = lb.BoardAgent("tiny", "Tiny", "model", "tiny")
+        result = lb.evaluate_cell(agent, spec, "test", 0, settings, models)
+    finally:
+        models.close()
+    assert result["rollout_engine"] == engine and result["groups"]["single_hop"]["episodes"] == 1

@@ -1,7 +1,8 @@
 """Cells of the leaderboard: one (agent, env, split, seed) evaluation each, cached as JSON under ``OUT/cells/``.
 
 Scripted agents (random, expert) play the env directly with :func:`sdar_envs.agents.play`; models are evaluated
-with :func:`sdar_agent.evaluation.evaluate` (the trainer's rollout code), one call per task type / data source.
+with :func:`sdar_agent.evaluation.evaluate` (the trainer's rollout code and rollout engine), one call per task type /
+data source.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ __all__ = ["EvalSettings", "ModelCache", "cell_path", "evaluate_cell", "play_scr
 @dataclass(frozen=True)
 class EvalSettings:
     """How cells are played: tasks per group, step limits of model episodes (scripted agents always get the env's
-    registered limit: they cost microseconds a step), reply and prompt token limits, generation batch."""
+    registered limit: they cost microseconds a step), reply and prompt token limits, generation batch, and the
+    rollout engine of model agents (``auto``, ``vllm``, ``hf``; :mod:`sdar_agent.engines`)."""
 
     per_group: int | None = None
     max_turns: dict[str, int | None] = field(default_factory=dict)
     max_new_tokens: int = 512
     max_prompt_tokens: int = 4096
     batch_size: int = 32
+    rollout_engine: str = "auto"
 
 
 def cell_path(out: Path, agent: BoardAgent, env: str, split: str, seed: int) -> Path:
@@ -40,11 +43,29 @@ def cell_path(out: Path, agent: BoardAgent, env: str, split: str, seed: int) -> 
 
 
 class ModelCache:
-    """Loads each model once per process and the skill bank once."""
+    """Loads each model (and makes its rollout engine) once per process, and the skill bank once."""
 
     def __init__(self) -> None:
         self._policies: dict[tuple[str, str | None], Any] = {}
+        self._engines: dict[tuple[str, str | None], Any] = {}
         self._bank: Any = None
+
+    def engine(self, agent: BoardAgent, settings: EvalSettings) -> Any:
+        """The rollout engine of a ``model`` agent's policy (made on first use; vLLM engines of same-shape models
+        share one running engine and swap weights, :class:`sdar_agent.engines.VLLMEngine`)."""
+        from sdar_agent.engines import make_engine
+
+        key = (str(agent.model), agent.gguf_file)
+        if key not in self._engines:
+            max_model_len = settings.max_prompt_tokens + settings.max_new_tokens
+            self._engines[key] = make_engine(settings.rollout_engine, self.policy(agent), max_model_len=max_model_len)
+        return self._engines[key]
+
+    def close(self) -> None:
+        """Release the engines."""
+        for engine in self._engines.values():
+            engine.close()
+        self._engines.clear()
 
     def policy(self, agent: BoardAgent) -> Any:
         """The policy of a ``model`` agent (loaded on first use)."""
@@ -132,6 +153,7 @@ def _evaluate_model(
         seed=seed,
         skills=models.skills(agent.skills_k) if agent.skills else None,
         env_kwargs=_group_kwargs(spec, group),
+        engine=models.engine(agent, settings),
     )
     return {k: summary[k] for k in ("episodes", "success", "score", "invalid_rate", "turns")}
 
@@ -150,7 +172,7 @@ def evaluate_cell(
             )
         else:
             groups[group] = _evaluate_model(agent, spec, split, name, seed, settings, models)
-    return {
+    result = {
         "agent": agent.key,
         "label": agent.label,
         "env": spec.name,
@@ -159,6 +181,9 @@ def evaluate_cell(
         "groups": groups,
         "seconds": time.perf_counter() - started,
     }
+    if agent.kind == "model":
+        result["rollout_engine"] = models.engine(agent, settings).name
+    return result
 
 
 def run_cells(
@@ -188,17 +213,20 @@ def run_cells(
     models = ModelCache()
     results = []
     bar = tqdm(todo, desc="leaderboard", unit="cell", disable=not progress)
-    for agent, spec, split, seed in bar:
-        path = cell_path(out, agent, spec.name, split, seed)
-        if path.is_file():
-            results.append(json.loads(path.read_text()))
-            continue
-        bar.set_postfix_str(f"{agent.key} {spec.name}/{split} seed {seed}")
-        result = evaluate_fn(agent, spec, split, seed, settings, models)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        tmp.replace(path)
-        results.append(result)
-    bar.close()
+    try:
+        for agent, spec, split, seed in bar:
+            path = cell_path(out, agent, spec.name, split, seed)
+            if path.is_file():
+                results.append(json.loads(path.read_text()))
+                continue
+            bar.set_postfix_str(f"{agent.key} {spec.name}/{split} seed {seed}")
+            result = evaluate_fn(agent, spec, split, seed, settings, models)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result, indent=1) + "\n")
+            tmp.replace(path)
+            results.append(result)
+    finally:
+        bar.close()
+        models.close()
     return results

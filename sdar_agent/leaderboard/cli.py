@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sdar_agent.config import ENGINES
 from sdar_agent.leaderboard.agents import REFERENCE_AGENTS, BoardAgent, reference_agents, run_agent
 from sdar_agent.leaderboard.cells import EvalSettings, run_cells
 from sdar_agent.leaderboard.envs import ENVS, BoardEnv, available_splits
@@ -55,7 +56,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--skills-k", type=int, default=None, help="skills shown per task (default: every relevant one; --quick: 2)"
     )
     parser.add_argument("--batch-size", type=int, default=32, help="episodes per generation batch")
-    parser.add_argument("--torch-threads", type=int, default=1, help="CPU threads torch may use (0: its default)")
+    parser.add_argument(
+        "--torch-threads", type=int, default=1, help="CPU threads of the process, vLLM generation included (0: default)"
+    )
+    parser.add_argument(
+        "--rollout-engine",
+        default="auto",
+        choices=ENGINES,
+        help="what samples model replies (evaluation and --quick training): vllm, hf or auto (vllm where installed)",
+    )
     parser.add_argument("--report", default=None, help="path prefix of the .md/.csv/.png (default: OUT/leaderboard)")
     parser.add_argument(
         "--quick",
@@ -101,6 +110,7 @@ def _settings(args: argparse.Namespace, specs: Sequence[BoardEnv]) -> EvalSettin
         # default: prompt + reply within 4096 positions (the tiny model's context; the trainer's prompt limit)
         max_prompt_tokens=args.max_prompt_tokens or 4096 - max_new_tokens,
         batch_size=args.batch_size,
+        rollout_engine=args.rollout_engine,
     )
 
 

@@ -34,6 +34,7 @@ def _quick_config(spec: BoardEnv, method: str, run_dir: Path, settings: EvalSett
         seed=0,
         output_dir=str(run_dir),
         progress=False,
+        rollout_engine=settings.rollout_engine,
     )
 
 
