@@ -34,7 +34,9 @@ __all__ = [
     "build_tiny_policy",
     "build_tiny_tokenizer",
     "load_policy",
+    "random_qwen3_policy",
     "stop_token_ids",
+    "train_bpe_tokenizer",
 ]
 
 #: Special tokens of the tiny tokenizer, with Qwen's names and meaning.
@@ -132,22 +134,26 @@ class Policy:
         self.tokenizer.save_pretrained(directory)
 
 
-def build_tiny_tokenizer(corpus: Sequence[str] = (), vocab_size: int = 512):
-    """A byte-level BPE tokenizer with Qwen's special tokens and ChatML template (any text round-trips)."""
+def train_bpe_tokenizer(
+    texts: Sequence[str], vocab_size: int, *, split_words: bool = True, max_token_length: int | None = None
+):
+    """A byte-level BPE tokenizer trained on ``texts`` with Qwen's special tokens and ChatML template (any text
+    round-trips). ``split_words``: split on words before merging (GPT-2's regex); otherwise merges cross words."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split_words)
     bpe.decoder = decoders.ByteLevel()
     bpe.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=list(TINY_SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        max_token_length=max_token_length,
         show_progress=False,
     )
-    bpe.train_from_iterator([*_TINY_CORPUS, *corpus], trainer=trainer)
+    bpe.train_from_iterator(list(texts), trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe,
         eos_token="<|im_end|>",
@@ -158,32 +164,65 @@ def build_tiny_tokenizer(corpus: Sequence[str] = (), vocab_size: int = 512):
     return tokenizer
 
 
-def build_tiny_policy(config: TinyConfig | None = None) -> Policy:
-    """A random-init Qwen3-architecture model + tiny tokenizer; identical weights for identical ``config``."""
+def build_tiny_tokenizer(corpus: Sequence[str] = (), vocab_size: int = 512):
+    """The tiny model's byte-level BPE: trained on a built-in env-like text plus ``corpus``."""
+    return train_bpe_tokenizer([*_TINY_CORPUS, *corpus], vocab_size)
+
+
+def random_qwen3_policy(
+    tokenizer,
+    *,
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    num_kv_heads: int,
+    head_dim: int,
+    intermediate_size: int,
+    max_position_embeddings: int,
+    seed: int,
+    source: str,
+) -> Policy:
+    """A random-init Qwen3-architecture model with tied embeddings for ``tokenizer``; identical weights for
+    identical arguments."""
     from transformers import AutoModelForCausalLM, Qwen3Config
 
-    config = config or TinyConfig()
-    tokenizer = build_tiny_tokenizer(config.extra_corpus, config.vocab_size)
     model_config = Qwen3Config(
         vocab_size=len(tokenizer),
-        hidden_size=config.hidden_size,
-        intermediate_size=4 * config.hidden_size,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_kv_heads,
-        head_dim=config.head_dim,
-        max_position_embeddings=config.max_position_embeddings,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        head_dim=head_dim,
+        max_position_embeddings=max_position_embeddings,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
+        torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(model_config, dtype=torch.float32)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return _finish(Policy(model=model, tokenizer=tokenizer, source="tiny"))
+    return _finish(Policy(model=model, tokenizer=tokenizer, source=source))
+
+
+def build_tiny_policy(config: TinyConfig | None = None) -> Policy:
+    """A random-init Qwen3-architecture model + tiny tokenizer; identical weights for identical ``config``."""
+    config = config or TinyConfig()
+    return random_qwen3_policy(
+        build_tiny_tokenizer(config.extra_corpus, config.vocab_size),
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        num_kv_heads=config.num_kv_heads,
+        head_dim=config.head_dim,
+        intermediate_size=4 * config.hidden_size,
+        max_position_embeddings=config.max_position_embeddings,
+        seed=config.seed,
+        source="tiny",
+    )
 
 
 def _resolve_alias(name: str) -> tuple[str, str]:

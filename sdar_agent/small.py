@@ -20,9 +20,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
-from sdar_agent.policy import CHATML_TEMPLATE, TINY_SPECIAL_TOKENS, Policy, stop_token_ids
+from sdar_agent.policy import CHATML_TEMPLATE, Policy, random_qwen3_policy, train_bpe_tokenizer
 
 __all__ = ["SmallConfig", "build_small_policy", "small_tokenizer", "tokenizer_corpus"]
 
@@ -71,31 +69,11 @@ def tokenizer_corpus() -> list[str]:
 
 
 def _train_tokenizer(config: SmallConfig, texts: list[str]):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
     if config.pre_tokenizer not in ("none", "words"):
         raise ValueError(f"pre_tokenizer must be 'none' or 'words', got {config.pre_tokenizer!r}")
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=config.pre_tokenizer == "words")
-    bpe.decoder = decoders.ByteLevel()
-    bpe.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=config.vocab_size,
-        special_tokens=list(TINY_SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        max_token_length=16,
-        show_progress=False,
+    return train_bpe_tokenizer(
+        texts, config.vocab_size, split_words=config.pre_tokenizer == "words", max_token_length=16
     )
-    bpe.train_from_iterator(texts, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=list(TINY_SPECIAL_TOKENS),
-    )
-    tokenizer.chat_template = CHATML_TEMPLATE
-    return tokenizer
 
 
 def small_tokenizer(config: SmallConfig | None = None, cache_dir: str | Path | None = None):
@@ -119,29 +97,16 @@ def small_tokenizer(config: SmallConfig | None = None, cache_dir: str | Path | N
 
 def build_small_policy(config: SmallConfig | None = None, tokenizer=None) -> Policy:
     """A random-init Qwen3 model of ``config``'s shape with the env-text tokenizer (deterministic in ``seed``)."""
-    from transformers import AutoModelForCausalLM, Qwen3Config
-
     config = config or SmallConfig()
-    tokenizer = tokenizer or small_tokenizer(config)
-    model_config = Qwen3Config(
-        vocab_size=len(tokenizer),
+    return random_qwen3_policy(
+        tokenizer or small_tokenizer(config),
         hidden_size=config.hidden_size,
-        intermediate_size=3 * config.hidden_size,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_heads,
+        num_layers=config.num_layers,
+        num_heads=config.num_heads,
+        num_kv_heads=config.num_heads,
         head_dim=config.head_dim,
+        intermediate_size=3 * config.hidden_size,
         max_position_embeddings=config.max_position_embeddings,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        seed=config.seed,
+        source="small",
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = AutoModelForCausalLM.from_config(model_config, dtype=torch.float32)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    policy = Policy(model=model, tokenizer=tokenizer, source="small")
-    policy.stop_ids = stop_token_ids(tokenizer, model)
-    return policy
