@@ -67,7 +67,7 @@ RESUME_FIXED: frozenset[str] = frozenset(
     {
         "env", "data", "split", "episodes", "demo_seed", "env_kwargs", "model", "gguf_file", "dtype",
         "small_hidden", "small_layers", "small_vocab", "small_pre_tokenizer", "layout", "batch_size",
-        "max_prompt_tokens", "lora", "lora_r", "lora_alpha", "seed", "output_dir",
+        "max_prompt_tokens", "lora", "lora_r", "lora_alpha", "seed",
     }
 )  # fmt: skip
 
@@ -403,7 +403,9 @@ class SFTTrainer:
             raise FileNotFoundError(
                 f"no complete checkpoint under {self.output_dir / 'checkpoints'}; run without --resume"
             )
-        changes = check_resume(path, asdict(self.config), RESUME_FIXED, ignored=("resume", "progress"), flag=_flag)
+        changes = check_resume(
+            path, asdict(self.config), RESUME_FIXED, ignored=("resume", "progress", "output_dir"), flag=_flag
+        )
         load_checkpoint(self.accelerator, path)
         apply_optimizer_settings(
             self.optimizer, self.scheduler, lr=self.config.lr, weight_decay=self.config.weight_decay
