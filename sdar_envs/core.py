@@ -17,6 +17,11 @@ and whose ``info`` dict always carries the keys listed in :data:`INFO_KEYS`:
 ``expert_action``
     ``str | None``: what the env's expert/oracle would do next (present whenever the env has an expert).
 
+**Privileged context.** Besides the info contract, every shipped env tells, as text, what it knows about a task and
+the agent does not (Search-QA the gold evidence passages, WebShop the target product, ALFWorld where the goal object
+is and the expert's plan): ``env.get_wrapper_attr("privileged_context")(task_id, quality)`` with ``quality`` one of
+:data:`CONTEXT_QUALITIES` (:meth:`TextEnv.privileged_context`). It never touches the live episode.
+
 The env's own reward is the raw task reward computed by its :class:`Verifier` (ALFWorld 1 on success, WebShop the
 score at purchase, Search-QA exact match at the answer). Reward scaling, format penalties and prompt formatting
 belong to the trainer, never to the env.
@@ -44,6 +49,7 @@ import numpy as np
 from gymnasium.vector.utils import shared_memory as _vector_shared_memory
 
 __all__ = [
+    "CONTEXT_QUALITIES",
     "INFO_KEYS",
     "RESET_OPTIONS",
     "FreeText",
@@ -61,6 +67,9 @@ INFO_KEYS: tuple[str, ...] = ("task", "won", "score", "action_valid", "admissibl
 
 #: The ``reset(options=...)`` keys every env understands (:meth:`TextEnv.select_task`).
 RESET_OPTIONS: tuple[str, ...] = ("task_id", "index")
+
+#: Qualities of :meth:`TextEnv.privileged_context`: the task's own context, another task's, a plausible wrong one.
+CONTEXT_QUALITIES: tuple[str, ...] = ("informative", "random", "adversarial")
 
 #: Characters :meth:`FreeText.sample` draws from: printable ASCII, whitespace, Latin-1 letters and the typographic
 #: marks that occur in product pages and encyclopedia text. Membership (``contains``) accepts any Unicode text.
@@ -304,6 +313,7 @@ class TextEnv(gym.Env[str, str]):
         self._last_observation: str = ""
         self._last_info: dict[str, Any] = {}
         self._terminated = False
+        self._contexts: dict[tuple[str, str], str] = {}
 
     # ---- what subclasses provide -------------------------------------------------------------------------------
     def task_ids(self) -> Sequence[str]:
@@ -321,6 +331,68 @@ class TextEnv(gym.Env[str, str]):
     def _step_text(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Apply ``action`` (any text) and return ``(obs, reward, terminated, truncated, info)``; never raise."""
         raise NotImplementedError
+
+    def _informative_context(self, task: Task) -> str:
+        """The text of :meth:`privileged_context` for ``quality="informative"``; envs with a context provide it."""
+        raise NotImplementedError(f"{type(self).__name__} has no privileged context")
+
+    def _adversarial_context(self, task: Task) -> str:
+        """The text of :meth:`privileged_context` for ``quality="adversarial"``; envs with a context provide it."""
+        raise NotImplementedError(f"{type(self).__name__} has no privileged context")
+
+    # ---- privileged context ------------------------------------------------------------------------------------
+    def privileged_context(self, task_id: str, quality: str = "informative") -> str:
+        """What this env knows about task ``task_id`` and the agent does not, as text (a teacher's privileged input).
+
+        Reach it through any wrapper: ``env.get_wrapper_attr("privileged_context")(task_id, quality)``.
+
+        Args:
+            task_id: a task of this env's split (:meth:`task_ids`).
+            quality: ``"informative"``: the task's own context (what each env's docstring describes);
+                ``"random"``: the informative context of another task of the split, the first task after this one
+                in :meth:`task_ids` order (wrapping around) whose context differs from this one's;
+                ``"adversarial"``: a plausible wrong context for this task (each env's docstring says how it is
+                chosen); it never holds the task's answer.
+
+        Deterministic (the same data, task and quality give the same text on every machine) and computed without
+        touching the live episode: an episode in progress goes on exactly as if it had not been called. Texts are
+        cached per env.
+
+        Raises:
+            ValueError: ``quality`` is not one of :data:`CONTEXT_QUALITIES`; or ``random`` on a split where every
+                task has the same context.
+            KeyError: ``task_id`` is not a task of this split.
+            NotImplementedError: the env has no privileged context.
+        """
+        if quality not in CONTEXT_QUALITIES:
+            raise ValueError(
+                f"unknown privileged-context quality {quality!r}; choose one of {', '.join(CONTEXT_QUALITIES)}"
+            )
+        key = (str(task_id), quality)
+        if key not in self._contexts:
+            task = self.get_task(str(task_id))
+            if quality == "informative":
+                text = self._informative_context(task)
+            elif quality == "random":
+                text = self.privileged_context(self._context_partner(task).id)
+            else:
+                text = self._adversarial_context(task)
+            self._contexts[key] = text
+        return self._contexts[key]
+
+    def _context_partner(self, task: Task) -> Task:
+        """The task whose informative context is ``task``'s ``random`` context (see :meth:`privileged_context`)."""
+        ids = list(self.task_ids())
+        own = self.privileged_context(task.id)
+        start = ids.index(task.id)
+        for step in range(1, len(ids)):
+            other = ids[(start + step) % len(ids)]
+            if self.privileged_context(other) != own:
+                return self.get_task(other)
+        raise ValueError(
+            f"no other task of split {getattr(self, 'split', '?')!r} has a privileged context different from task "
+            f"{task.id!r}'s, so there is no random context for it; use a split with more tasks"
+        )
 
     # ---- the Gymnasium API -------------------------------------------------------------------------------------
     @property

@@ -8,11 +8,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sdar_envs.alfworld.cache import cache_root, ensure_game
+from sdar_envs.alfworld.context import adversarial_context, informative_context
 from sdar_envs.alfworld.engine import ENGINES, make_engine
 from sdar_envs.alfworld.expert import Expert
 from sdar_envs.alfworld.games import SPLITS, TASK_TYPES
 from sdar_envs.alfworld.grammar import GRAMMARS
 from sdar_envs.alfworld.manifest import ManifestEntry, expert_seed, load_manifest
+from sdar_envs.alfworld.native import NativeGame
 from sdar_envs.alfworld.native.expert import NativeExpert
 from sdar_envs.alfworld.official import find_official_games, official_root
 from sdar_envs.alfworld.verifier import ALFWorldVerifier
@@ -68,6 +70,16 @@ class ALFWorldEnv(TextEnv):
     The contract keys (``task``, ``won``, ``score``, ``action_valid``, ``admissible_actions``: the engine's sorted
     admissible commands without ``help``, ``expert_action``: the hand-coded expert's next command, ``None`` once it
     has given up) plus ``gamefile`` (path of the ``game.tw-pddl`` being played).
+
+    ## Privileged Context
+    ``env.get_wrapper_attr("privileged_context")(task_id, quality)`` (:meth:`~sdar_envs.core.TextEnv
+    .privileged_context`) gives what the env knows and the agent does not, in two lines: ``"Where the objects are:
+    apple 1 is in fridge 1, ..."`` and ``"Expert plan: go to fridge 1; open fridge 1; ..."``. ``"informative"``: the
+    receptacles holding the goal's objects (and lamps) at reset and the native expert's commands from reset to the
+    goal; ``"random"``: another task's; ``"adversarial"``: every goal object placed in a decoy receptacle that holds
+    none of them at reset (preferably of the same type as a true location) and the expert's plan through it. Computed
+    on a scratch native-engine session of the game, whatever ``engine`` plays the episode, without touching it.
+    Rules in :mod:`sdar_envs.alfworld.context`.
 
     ## Arguments
     * ``split``: ``"train"`` (3,058 games: 86% of the official 3,553 per type), ``"eval_in_distribution"`` (140,
@@ -201,6 +213,12 @@ class ALFWorldEnv(TextEnv):
         if self.data_source == "generated":
             return str(ensure_game(self._cache, self.split, self._entries[task.id]))
         return str(task.metadata["gamefile"])
+
+    def _informative_context(self, task: Task) -> str:
+        return informative_context(NativeGame.from_file(self._gamefile(task)), self.grammar)
+
+    def _adversarial_context(self, task: Task) -> str:
+        return adversarial_context(NativeGame.from_file(self._gamefile(task)), self.grammar, task.id)
 
     def _reset_task(self, task: Task) -> tuple[str, dict[str, Any]]:
         gamefile = self._gamefile(task)

@@ -70,13 +70,15 @@ class SearchQADataset:
     """Questions by split and a passage search.
 
     ``search(query, k)`` returns up to ``k`` ``(doc_id, contents)`` pairs, best first; ``contents`` is the Search-R1
-    ``"\\"Title\\"\\ntext"`` string.
+    ``"\\"Title\\"\\ntext"`` string. ``documents`` maps doc id -> contents for a local corpus (None behind a
+    ``/retrieve`` server, which serves passages by query only).
     """
 
     splits: Mapping[str, list[QARecord]]
     search: Callable[[str, int], list[tuple[str, str]]]
     description: str
     retriever: Retriever
+    documents: Mapping[str, str] | None = None
 
 
 def _local_search(retriever: Retriever, contents: Mapping[str, str]) -> Callable[[str, int], list[tuple[str, str]]]:
@@ -160,8 +162,9 @@ def _load(spec: DatasetSpec, split: str) -> SearchQADataset:
             return SearchQADataset(splits, _http_search(retriever), f"{qa_path} via {retriever_url}", retriever)
         corpus = list(read_corpus(corpus_path))
         retriever = _index(corpus, backend, index_path)
+        documents = dict(corpus)
         return SearchQADataset(
-            splits, _local_search(retriever, dict(corpus)), f"{qa_path} over {corpus_path}", retriever
+            splits, _local_search(retriever, documents), f"{qa_path} over {corpus_path}", retriever, documents
         )
     if qa_path is not None:
         raise ValueError(
@@ -175,4 +178,5 @@ def _load(spec: DatasetSpec, split: str) -> SearchQADataset:
         retriever = _index(corpus, backend, index_path)
     else:
         retriever = _index(corpus, backend, directory / f"index-{backend}", rebuild_stale=True)
-    return SearchQADataset(splits, _local_search(retriever, dict(corpus)), str(directory), retriever)
+    documents = dict(corpus)
+    return SearchQADataset(splits, _local_search(retriever, documents), str(directory), retriever, documents)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sdar_envs.core import Task, TextEnv, Verdict, lookup_task, make_info
 from sdar_envs.retrieval import BACKENDS
+from sdar_envs.searchqa.context import adversarial_context, informative_context
 from sdar_envs.searchqa.dataset import DatasetSpec, SearchQADataset, load_dataset
 from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED, SPLITS
 from sdar_envs.searchqa.loaders import QARecord
@@ -68,6 +69,15 @@ class SearchQAEnv(TextEnv):
     so far), after a search ``query`` and ``retrieved`` (doc ids shown), after the answer ``answer``, ``em``,
     ``f1`` and ``substring_em``. ``task.metadata`` holds ``golden_answers`` and ``support`` (gold passage ids); it
     is never part of an observation.
+
+    ## Privileged Context
+
+    ``env.get_wrapper_attr("privileged_context")(task_id, quality)`` (:meth:`~sdar_envs.core.TextEnv
+    .privileged_context`) gives what the env knows and the agent does not, rendered as search results render
+    passages (``Doc 1(Title: "T") text``): ``"informative"`` the question's gold evidence passages (its ``support``,
+    in hop order); ``"random"`` another question's; ``"adversarial"`` one retrieved distractor per gold passage, titled
+    differently and holding no gold answer (a namesake or a company named after one). Rules in
+    :mod:`sdar_envs.searchqa.context`.
 
     ## Arguments
 
@@ -173,6 +183,24 @@ class SearchQAEnv(TextEnv):
 
     def get_task(self, task_id: str) -> Task:
         return lookup_task(self._tasks, task_id, env="Search-QA", split=self.split)
+
+    def _gold_passages(self, task: Task) -> list[str | None]:
+        """The contents of the task's support passages (None where a ``/retrieve`` server does not return one for
+        the oracle's query that should reach it)."""
+        out: list[str | None] = []
+        for position, doc_id in enumerate(task.metadata.get("support") or []):
+            if self.dataset.documents is not None:
+                out.append(self.dataset.documents.get(doc_id))
+                continue
+            hits = self.dataset.search(self.oracle.query_for(task, position), self.topk)
+            out.append(next((contents for hit, contents in hits if hit == doc_id), None))
+        return out
+
+    def _informative_context(self, task: Task) -> str:
+        return informative_context(task, self._gold_passages(task), self.dataset.search)
+
+    def _adversarial_context(self, task: Task) -> str:
+        return adversarial_context(task, self._gold_passages(task), self.dataset.search)
 
     def _info(self, *, action_valid: bool, **extra: Any) -> dict[str, Any]:
         assert self.task is not None

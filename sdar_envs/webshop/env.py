@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from sdar_envs.core import Task, TextEnv, lookup_task, make_info
 from sdar_envs.retrieval import BACKENDS
 from sdar_envs.webshop.catalog import SPLITS, Catalog, CatalogSpec
+from sdar_envs.webshop.context import adversarial_context, informative_context
 from sdar_envs.webshop.engine import Shop, ShopOptions, admissible_actions
 from sdar_envs.webshop.generator import DEFAULT_PRODUCTS
 from sdar_envs.webshop.nouns import NounMethod
@@ -67,6 +68,14 @@ class WebShopEnv(TextEnv):
     ``expert_action`` = the oracle's next action) plus ``page`` (page kind), ``purchased_asin``,
     ``purchased_options`` and ``reward_details`` (``r_type``, ``r_att``, ``r_option``, ``r_price``...) after a
     purchase.
+
+    ## Privileged Context
+    ``env.get_wrapper_attr("privileged_context")(task_id, quality)`` (:meth:`~sdar_envs.core.TextEnv
+    .privileged_context`) gives what the env knows and the agent does not, as ``"Target product: <title> (asin
+    <ASIN>); select: <options>; price below $<cap>; then buy"``: ``"informative"`` the goal's target product, option
+    values and price cap; ``"random"`` another goal's; ``"adversarial"`` a near miss, the product of the same type
+    that would score highest for the goal without scoring 1.0. Rules in :mod:`sdar_envs.webshop.context`; no page is
+    loaded (the catalog answers).
 
     ## Arguments
     - ``split``: ``"test"`` (default), ``"train"``, ``"test_128"`` or ``"all"``.
@@ -165,6 +174,18 @@ class WebShopEnv(TextEnv):
 
     def get_task(self, task_id: str) -> Task:
         return lookup_task(self._by_id, task_id, env="WebShop", split=self.split)
+
+    def _informative_context(self, task: Task) -> str:
+        return informative_context(task, self.catalog.products)
+
+    def _adversarial_context(self, task: Task) -> str:
+        options = self.shop_options
+        return adversarial_context(
+            task,
+            self.catalog.products,
+            noun_method=options.noun_method,
+            upstream_option_quirk=options.upstream_option_quirk,
+        )
 
     # ---- transport ----------------------------------------------------------------------------------------------
     def _connect(self) -> InprocTransport | HTTPTransport:

@@ -192,6 +192,14 @@ class NativeEngine:
         self.won = self._check_goal()
         return self._result(feedback)
 
+    def reset_to(self, state: State) -> dict[str, Any]:
+        """Start play from a copy of ``state`` (a state of the loaded game's world) instead of the initial one, with
+        empty feedback: planning on a what-if state (objects moved elsewhere) uses it; ``reset`` undoes it."""
+        self._require_game()
+        self.state = state.copy()
+        self.won = self._check_goal()
+        return self._result("")
+
     def step(self, command: str) -> dict[str, Any]:
         if self.state is None:
             raise RuntimeError("call reset() before step()")
