@@ -9,6 +9,9 @@ Examples::
     sdar train --env searchqa --model runs/sft-sqa/model --method grpo               # RL from the warm start
     sdar eval --model runs/sdar/model --env alfworld --split eval_out_of_distribution
     sdar eval --model runs/sdar/model --env searchqa --split test --rollout-engine hf  # vLLM is the default engine
+    sdar eval --model runs/sft-sqa/model --env searchqa --split test --context reference  # policy + context row
+    sdar train --env searchqa --method sdar --teacher-context reference --context-quality random
+    sdar sft --env searchqa --context-fraction 0.5    # half the turns again, with the gold passages in front
     sdar plot runs/sdar
     sdar leaderboard --runs runs/grpo runs/sdar --seeds 3  # the paper's main table (see sdar_agent.leaderboard)
 """
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sdar_agent.config import ENGINES, ENV_IDS, TrainConfig, field_types, load_config, resolve_env_id
+from sdar_envs.core import CONTEXT_QUALITIES
 
 __all__ = ["build_parser", "main"]
 
@@ -82,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
         "as a skill_grpo policy was trained",
     )
     evaluate.add_argument("--skill-k", type=int, default=None, help="skills per task with --skill-strategy")
+    evaluate.add_argument(
+        "--context",
+        default="none",
+        choices=("none", "reference"),
+        help="reference: show the env's privileged context of each task before every prompt, as the teacher of "
+        "--teacher-context reference reads it (the 'policy + context' row)",
+    )
+    evaluate.add_argument(
+        "--context-quality",
+        default=None,
+        choices=CONTEXT_QUALITIES,
+        help="with --context reference: the task's own context, another task's or a plausible wrong one "
+        "(default: informative)",
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and reset seed")
     evaluate.add_argument(
         "--env-kwargs", default=None, help='JSON object of gymnasium.make arguments, e.g. \'{"transport": "inproc"}\''
@@ -156,9 +174,26 @@ def _eval(args: argparse.Namespace) -> int:
     if args.torch_threads > 0:
         torch.set_num_threads(args.torch_threads)
     torch.manual_seed(args.seed)
+    env_kwargs = _json_object(args.env_kwargs, "--env-kwargs")
+    chosen = {
+        "--skills-file": bool(args.skills_file),
+        "--skill-strategy": bool(args.skill_strategy),
+        "--context reference": args.context == "reference",
+    }
+    shown = [name for name, on in chosen.items() if on]
+    if len(shown) > 1:
+        raise ValueError(f"{' and '.join(shown)} each choose the text shown before the prompt; pass one of them")
+    if args.context_quality is not None and args.context != "reference":
+        raise ValueError("--context-quality applies with --context reference only")
+    quality = args.context_quality or "informative"
     policy = load_policy(args.model, gguf_file=args.gguf_file)
     skills = None
-    if args.skills_file:
+    context = None
+    if args.context == "reference":
+        from sdar_agent.privileged import ContextProvider
+
+        skills = context = ContextProvider(args.env, args.split, quality, env_kwargs)
+    elif args.skills_file:
         text = Path(args.skills_file).read_text()
         skills = lambda task: text  # noqa: E731
     elif args.skill_strategy:
@@ -166,21 +201,28 @@ def _eval(args: argparse.Namespace) -> int:
         from skillbank import SkillBank
 
         skills = SkillProvider(SkillBank(seed=args.seed), args.skill_strategy, args.skill_k)
-    result = evaluate(
-        policy,
-        resolve_env_id(args.env),
-        split=args.split,
-        num_tasks=args.num_tasks,
-        temperature=args.temperature,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_response_tokens,
-        max_turns=args.max_turns,
-        seed=args.seed,
-        repeats=args.repeats,
-        skills=skills,
-        env_kwargs=_json_object(args.env_kwargs, "--env-kwargs"),
-        engine=args.rollout_engine,
-    )
+    try:
+        result = evaluate(
+            policy,
+            resolve_env_id(args.env),
+            split=args.split,
+            num_tasks=args.num_tasks,
+            temperature=args.temperature,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_response_tokens,
+            max_turns=args.max_turns,
+            seed=args.seed,
+            repeats=args.repeats,
+            skills=skills,
+            env_kwargs=env_kwargs,
+            engine=args.rollout_engine,
+        )
+    finally:
+        if context is not None:
+            context.close()
+    result["context"] = args.context
+    if context is not None:
+        result["context_quality"] = quality
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:

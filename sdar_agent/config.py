@@ -50,8 +50,9 @@ MIXED_PRECISION: tuple[str, ...] = ("no", "bf16", "fp16")
 RESUME_FIXED: frozenset[str] = frozenset(
     {
         "env", "split", "env_kwargs", "method", "model", "gguf_file", "dtype", "mixed_precision", "tiny_hidden",
-        "tiny_layers", "seed", "skills_file", "skill_strategy", "skill_k", "skill_placement", "gate", "gate_beta",
-        "gate_coupled", "divergence", "divergence_top_k", "sd_coef", "pg_coef", "rlsd_warmdown_steps",
+        "tiny_layers", "seed", "skills_file", "skill_strategy", "skill_k", "skill_placement", "teacher_context",
+        "context_quality", "gate", "gate_beta", "gate_coupled", "divergence", "divergence_top_k", "sd_coef",
+        "pg_coef", "rlsd_warmdown_steps",
     }
 )  # fmt: skip
 #: Fields not compared on resume (they say how to run, not what).
@@ -146,6 +147,17 @@ class TrainConfig:
     skill_placement: str = _help(
         "teacher skill text: 'prefix' (before the chat template, as released) or 'system' (a system message)", "prefix"
     )
+    teacher_context: str = _help(
+        "privileged text of the teacher (and of the student prompt for methods that show skills): 'skills' (the "
+        "skill bank, or --skills-file) or 'reference' (the env's task context: gold passages, target product, "
+        "object location and expert plan; sdar_agent.privileged)",
+        "skills",
+    )
+    context_quality: str = _help(
+        "with --teacher-context reference: 'informative' (the task's own), 'random' (another task's) or "
+        "'adversarial' (a plausible wrong one)",
+        "informative",
+    )
     teacher_prefix_cache: bool = _help(
         "teacher pass: run the prompt start shared by a task's samples (skills + template) once into a KV cache", True
     )
@@ -210,6 +222,7 @@ def _problems(config: TrainConfig, check_paths: bool) -> list[str]:
     from sdar_agent.env_profiles import RETURN_KINDS
     from sdar_agent.losses import GATE_KINDS
     from sdar_agent.methods import DIVERGENCES, METHODS
+    from sdar_agent.privileged import CONTEXT_QUALITIES, TEACHER_CONTEXTS
     from sdar_agent.teacher import PLACEMENTS
     from skillbank import STRATEGIES
 
@@ -288,6 +301,12 @@ def _problems(config: TrainConfig, check_paths: bool) -> list[str]:
     if config.skill_strategy == "full" and config.skill_k is not None:
         bad("skill_k", "must be unset with --skill-strategy full (it shows every skill of the env)")
     choice("skill_placement", PLACEMENTS)
+    choice("teacher_context", TEACHER_CONTEXTS)
+    choice("context_quality", CONTEXT_QUALITIES)
+    if config.teacher_context == "reference" and config.skills_file is not None:
+        bad("skills_file", "conflicts with --teacher-context reference (the env gives the context); drop one")
+    if config.teacher_context != "reference" and config.context_quality != "informative":
+        bad("context_quality", "only applies with --teacher-context reference")
     choice("gate", GATE_KINDS, optional=True)
     number("gate_beta", 0.0, optional=True)
     choice("divergence", DIVERGENCES, optional=True)

@@ -7,6 +7,12 @@ of the reply tokens over each optimizer batch; prompt (env) tokens never enter i
 auxiliary language-modelling term on them (a from-scratch model lacks what pretraining on text gives: the prompt
 repeats the question and names the entities, so predicting it teaches copying; off by default).
 
+``context_fraction`` (default 0) trains that share of the turns a second time with the env's informative privileged
+context (:mod:`sdar_agent.privileged`: gold passages, target product, object location and expert plan) in front of
+the prompt, exactly as the teacher of ``sdar train --teacher-context reference`` renders it
+(:func:`context_samples`): a warm start that has seen the context learns to use it, so the teacher knows more than
+the student.
+
 Layouts (``layout``):
 
 ``turn`` (default)
@@ -30,7 +36,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +57,16 @@ from sdar_agent.config import resolve_env_id
 from sdar_agent.demos import DemoTurn, expert_demos, read_demos, write_demos
 from sdar_agent.policy import Policy, load_policy
 
-__all__ = ["HELD_OUT_SPLITS", "RESUME_FIXED", "SFTConfig", "SFTSample", "SFTTrainer", "build_samples", "sft"]
+__all__ = [
+    "HELD_OUT_SPLITS",
+    "RESUME_FIXED",
+    "SFTConfig",
+    "SFTSample",
+    "SFTTrainer",
+    "build_samples",
+    "context_samples",
+    "sft",
+]
 
 #: Held-out split each shipped env is monitored on during SFT (never trained on; no model selection uses it).
 HELD_OUT_SPLITS: dict[str, str] = {
@@ -67,7 +82,7 @@ RESUME_FIXED: frozenset[str] = frozenset(
     {
         "env", "data", "split", "episodes", "demo_seed", "env_kwargs", "model", "gguf_file", "dtype",
         "small_hidden", "small_layers", "small_vocab", "small_pre_tokenizer", "layout", "batch_size",
-        "max_prompt_tokens", "lora", "lora_r", "lora_alpha", "seed",
+        "max_prompt_tokens", "context_fraction", "lora", "lora_r", "lora_alpha", "seed",
     }
 )  # fmt: skip
 
@@ -114,6 +129,11 @@ class SFTConfig:
         "weight of an auxiliary language-modelling loss on the prompt (env) text; 0 keeps env text out of the loss",
         0.0,
     )
+    context_fraction: float = _help(
+        "fraction of demonstration turns trained a second time with the env's informative privileged context in "
+        "front of the prompt, as the teacher of --teacher-context reference reads it (0: none; layout 'turn')",
+        0.0,
+    )
     lora: bool = _help("train LoRA adapters (peft) instead of every weight; merged into the saved model", False)
     lora_r: int = _help("LoRA rank", 16)
     lora_alpha: int = _help("LoRA alpha", 32)
@@ -151,6 +171,10 @@ class SFTConfig:
             problems.append(f"epochs must be > 0 when steps is 0, got {self.epochs}")
         if self.env_text_coef < 0:
             problems.append(f"env_text_coef must be >= 0, got {self.env_text_coef}")
+        if not 0 <= self.context_fraction <= 1:
+            problems.append(f"context_fraction must be in [0, 1], got {self.context_fraction}")
+        elif self.context_fraction > 0 and self.layout != "turn":
+            problems.append("context_fraction needs layout 'turn' (the teacher reads one turn prompt at a time)")
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
         if not 0 <= self.min_lr_ratio <= 1 or not 0 <= self.warmup_ratio < 1:
@@ -205,6 +229,37 @@ def build_samples(policy: Policy, turns: Sequence[DemoTurn], layout: str, max_pr
     for turn in turns:
         episodes.setdefault((turn.split, turn.episode), []).append(turn)
     return [_episode_sample(policy, sorted(e, key=lambda t: t.turn), end) for e in episodes.values()]
+
+
+def context_samples(
+    policy: Policy,
+    turns: Sequence[DemoTurn],
+    context: Callable[[DemoTurn], str],
+    fraction: float,
+    max_prompt_tokens: int,
+    seed: int = 0,
+) -> list[SFTSample]:
+    """``round(fraction * len(turns))`` demonstration turns again, each with its task's privileged context in front.
+
+    The turns are drawn without replacement by a generator seeded with ``seed`` and kept in their order. Each
+    prompt is the teacher's (:func:`sdar_agent.teacher.teacher_prompt_ids`, placement ``prefix``):
+    ``privileged_prefix(context(turn))`` before the chat-templated prompt, left-truncated to ``max_prompt_tokens``;
+    the target is the expert's reply, as in :func:`build_samples`. So a warm start sees the same reply with and
+    without the context and learns to use the context when it is there.
+    """
+    from sdar_agent.teacher import teacher_prompt_ids
+
+    count = round(fraction * len(turns))
+    chosen = sorted(random.Random(f"sdar-sft-context-{seed}").sample(range(len(turns)), count))
+    picked = [turns[i] for i in chosen]
+    bodies = [context(turn) for turn in picked]
+    prompts = teacher_prompt_ids(policy, [t.messages for t in picked], bodies, max_prompt_tokens, "prefix")
+    end = _end_of_turn(policy)
+    samples = []
+    for turn, prompt in zip(picked, prompts, strict=True):
+        reply = [*policy.encode(turn.reply), end]
+        samples.append(SFTSample(prompt + reply, [0] * len(prompt) + [1] * len(reply)))
+    return samples
 
 
 def _episode_sample(policy: Policy, turns: Sequence[DemoTurn], end: int) -> SFTSample:
@@ -308,6 +363,8 @@ class SFTTrainer:
         if not self.turns:
             raise ValueError("no demonstration turns to train on; check --data / --env / --episodes")
         self.samples = build_samples(self.policy, self.turns, config.layout, config.max_prompt_tokens)
+        if config.context_fraction > 0:
+            self.samples += self._context_samples()
         self.total_steps = config.steps or max(1, math.ceil(config.epochs * len(self.samples) / config.batch_size))
         model = self.policy.model
         if config.lora:
@@ -361,6 +418,24 @@ class SFTTrainer:
         if self.accelerator.is_main_process:
             write_demos(demos, cached)
         return demos.turns
+
+    def _context_samples(self) -> list[SFTSample]:
+        """The ``context_fraction`` share of turns with the env's informative privileged context in front."""
+        from sdar_agent.privileged import ContextProvider
+
+        config = self.config
+        provider = ContextProvider(config.env_id, self.turns[0].split, "informative", config.env_kwargs)
+        try:
+            return context_samples(
+                self.policy,
+                self.turns,
+                lambda turn: provider.text(turn.task_id, turn.split),
+                config.context_fraction,
+                config.max_prompt_tokens,
+                config.seed,
+            )
+        finally:
+            provider.close()
 
     def _with_lora(self, model: torch.nn.Module) -> torch.nn.Module:
         try:

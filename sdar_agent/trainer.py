@@ -63,6 +63,7 @@ from sdar_agent.losses import grpo_advantages
 from sdar_agent.methods import get_method
 from sdar_agent.objective import ObjectiveConfig, ObjectiveInputs, compute_objective, merge_metrics
 from sdar_agent.policy import Policy, TinyConfig, load_policy
+from sdar_agent.privileged import ContextProvider
 from sdar_agent.rollout import EnvPool, EpisodeRecord, RolloutBatch, TurnSample, collect_rollouts, logprob_gaps
 from sdar_agent.scoring import pad_rows, pad_samples, score_samples, score_tokens
 from sdar_agent.teacher import PLACEMENTS, SkillProvider, Teacher, TeacherBatch
@@ -131,8 +132,10 @@ class Trainer:
         config: the run's settings.
         policy: an already loaded policy (default: loaded from ``config.model``).
         skills: task -> skill text, for methods with a teacher or skills in the student prompt (default: the text of
-            ``config.skills_file`` for every task when given, else a :class:`~sdar_agent.teacher.SkillProvider` over
-            the shipped skill bank with ``config.skill_strategy``/``skill_k``, whose state is checkpointed).
+            ``config.skills_file`` for every task when given; with ``config.teacher_context="reference"`` the env's
+            privileged context of the task, :class:`~sdar_agent.privileged.ContextProvider`; else a
+            :class:`~sdar_agent.teacher.SkillProvider` over the shipped skill bank with
+            ``config.skill_strategy``/``skill_k``, whose state is checkpointed).
     """
 
     def __init__(
@@ -161,6 +164,7 @@ class Trainer:
             skills = lambda task: text  # noqa: E731
 
         self._open_envs()
+        self.context_provider: ContextProvider | None = None
         self.skills, self.skill_provider = self._resolve_skills(skills)
         self.teacher = self._make_teacher()
         kl_coef = profile_for(self.env_name).kl_coef if config.kl_coef is None else config.kl_coef
@@ -212,17 +216,27 @@ class Trainer:
     ) -> tuple[Callable[[Task], str] | None, SkillProvider | None]:
         """The skills function and, when it is a skill-bank provider, the provider (its state is checkpointed).
 
-        A method that needs skills and got none gets the shipped skill bank's (the env pool is closed when the bank
-        has none for this env).
+        A method that needs skills and got none gets, with ``teacher_context="reference"``, the env's task context
+        (:class:`~sdar_agent.privileged.ContextProvider`, ``context_quality``), else the shipped skill bank's (the
+        env pool is closed when the bank has none for this env).
         """
         provider = skills if isinstance(skills, SkillProvider) else None
         if (self.spec.use_teacher or self.spec.skills_in_student_prompt) and skills is None:
             try:
-                provider = skills = self._bank_provider()
+                if self.config.teacher_context == "reference":
+                    skills = self.context_provider = self._context_provider()
+                else:
+                    provider = skills = self._bank_provider()
             except ValueError:
                 self.pool.close()
                 raise
         return skills, provider
+
+    def _context_provider(self) -> ContextProvider:
+        """The env's privileged context of each task (``--teacher-context reference``), on the training split and
+        data (``ValueError`` for an env without one)."""
+        config = self.config
+        return ContextProvider(config.env_id, config.split, config.context_quality, config.env_kwargs)
 
     def _make_teacher(self) -> Teacher | None:
         """The method's teacher over ``self.skills`` (None for methods without one)."""
@@ -631,8 +645,10 @@ class Trainer:
         return history
 
     def close(self) -> None:
-        """Close the env pool and release the rollout engine."""
+        """Close the env pool (and the privileged-context envs) and release the rollout engine."""
         self.pool.close()
+        if self.context_provider is not None:
+            self.context_provider.close()
         self.engine.close()
 
 
