@@ -340,6 +340,11 @@ class TextEnv(gym.Env[str, str]):
         """The text of :meth:`privileged_context` for ``quality="adversarial"``; envs with a context provide it."""
         raise NotImplementedError(f"{type(self).__name__} has no privileged context")
 
+    def _same_answer(self, task: Task, other: Task) -> bool:
+        """Whether ``other``'s informative context would still solve ``task`` (WebShop: the same target product),
+        so it cannot serve as ``task``'s ``random`` context. False by default."""
+        return False
+
     # ---- privileged context ------------------------------------------------------------------------------------
     def privileged_context(self, task_id: str, quality: str = "informative") -> str:
         """What this env knows about task ``task_id`` and the agent does not, as text (a teacher's privileged input).
@@ -350,7 +355,8 @@ class TextEnv(gym.Env[str, str]):
             task_id: a task of this env's split (:meth:`task_ids`).
             quality: ``"informative"``: the task's own context (what each env's docstring describes);
                 ``"random"``: the informative context of another task of the split, the first task after this one
-                in :meth:`task_ids` order (wrapping around) whose context differs from this one's;
+                in :meth:`task_ids` order (wrapping around) whose context differs from this one's and does not
+                solve it (another goal for the same WebShop product, a question with the same answer are skipped);
                 ``"adversarial"``: a plausible wrong context for this task (each env's docstring says how it is
                 chosen); it never holds the task's answer.
 
@@ -386,12 +392,12 @@ class TextEnv(gym.Env[str, str]):
         own = self.privileged_context(task.id)
         start = ids.index(task.id)
         for step in range(1, len(ids)):
-            other = ids[(start + step) % len(ids)]
-            if self.privileged_context(other) != own:
-                return self.get_task(other)
+            other = self.get_task(ids[(start + step) % len(ids)])
+            if self.privileged_context(other.id) != own and not self._same_answer(task, other):
+                return other
         raise ValueError(
-            f"no other task of split {getattr(self, 'split', '?')!r} has a privileged context different from task "
-            f"{task.id!r}'s, so there is no random context for it; use a split with more tasks"
+            f"no other task of split {getattr(self, 'split', '?')!r} has a privileged context that differs from task "
+            f"{task.id!r}'s and does not solve it, so there is no random context for it; use a split with more tasks"
         )
 
     # ---- the Gymnasium API -------------------------------------------------------------------------------------

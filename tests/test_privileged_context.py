@@ -218,6 +218,23 @@ def test_random_context_is_the_next_tasks_informative_context(envs, name):
         random_text = _context(env, ids[position], "random")
         assert random_text != own
         assert random_text == _context(env, ids[(position + 1) % len(ids)])
+        if name == "webshop":
+            assert _task(env, ids[position]).metadata["asin"] not in random_text
+
+
+def test_random_context_skips_a_next_question_with_the_same_answer(envs):
+    env = envs["searchqa"]
+    ids = _ids(env)
+
+    def answers(position: int) -> set[str]:
+        return {normalize_answer(g) for g in _task(env, ids[position % len(ids)]).metadata["golden_answers"]}
+
+    same = [i for i in range(len(ids)) if answers(i) & answers(i + 1)]
+    assert same, "the test split has questions followed by one with the same answer"
+    for position in same:
+        partner = next(p for p in range(position + 1, position + len(ids)) if not answers(position) & answers(p))
+        assert _context(env, ids[position], "random") == _context(env, ids[partner % len(ids)])
+        assert _context(env, ids[position], "random") != _context(env, ids[(position + 1) % len(ids)])
 
 
 @pytest.mark.parametrize("name", sorted(_IDS))

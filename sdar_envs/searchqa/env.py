@@ -8,6 +8,7 @@ from typing import Any
 
 from sdar_envs.core import Task, TextEnv, Verdict, lookup_task, make_info
 from sdar_envs.retrieval import BACKENDS
+from sdar_envs.searchqa.answer import normalize_answer
 from sdar_envs.searchqa.context import adversarial_context, informative_context
 from sdar_envs.searchqa.dataset import DatasetSpec, SearchQADataset, load_dataset
 from sdar_envs.searchqa.generator import DEFAULT_NUM_PASSAGES, DEFAULT_SEED, SPLITS
@@ -198,6 +199,10 @@ class SearchQAEnv(TextEnv):
 
     def _informative_context(self, task: Task) -> str:
         return informative_context(task, self._gold_passages(task), self.dataset.search)
+
+    def _same_answer(self, task: Task, other: Task) -> bool:
+        golden = {normalize_answer(g) for g in task.metadata["golden_answers"]}
+        return bool(golden & {normalize_answer(g) for g in other.metadata["golden_answers"]})
 
     def _adversarial_context(self, task: Task) -> str:
         return adversarial_context(task, self._gold_passages(task), self.dataset.search)

@@ -178,6 +178,9 @@ class WebShopEnv(TextEnv):
     def _informative_context(self, task: Task) -> str:
         return informative_context(task, self.catalog.products)
 
+    def _same_answer(self, task: Task, other: Task) -> bool:
+        return task.metadata["asin"] == other.metadata["asin"]
+
     def _adversarial_context(self, task: Task) -> str:
         options = self.shop_options
         return adversarial_context(
