@@ -9,6 +9,9 @@ import gymnasium as gym
 import pytest
 import torch
 import two_choice_env
+from context_helpers import context_of as _context
+from context_helpers import task_ids_of as _ids
+from context_helpers import task_of as _task
 
 import sdar_envs  # noqa: F401  (registers sdar/*)
 from sdar_agent.cli import main as sdar_main
@@ -28,18 +31,6 @@ def searchqa():
     env = gym.make("sdar/SearchQA-v0", split="test")
     yield env
     env.close()
-
-
-def _context(env, task_id: str, quality: str = "informative") -> str:
-    return env.get_wrapper_attr("privileged_context")(task_id, quality)
-
-
-def _ids(env) -> list[str]:
-    return list(env.get_wrapper_attr("task_ids")())
-
-
-def _task(env, task_id: str):
-    return env.get_wrapper_attr("get_task")(task_id)
 
 
 # ---- the provider ----------------------------------------------------------------------------------------------

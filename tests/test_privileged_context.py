@@ -7,6 +7,9 @@ import re
 
 import gymnasium as gym
 import pytest
+from context_helpers import context_of as _context
+from context_helpers import task_ids_of as _ids
+from context_helpers import task_of as _task
 
 import sdar_envs  # noqa: F401  (registers sdar/*)
 from sdar_envs.core import CONTEXT_QUALITIES
@@ -30,18 +33,6 @@ def envs():
     yield made
     for env in made.values():
         env.close()
-
-
-def _context(env, task_id: str, quality: str = "informative") -> str:
-    return env.get_wrapper_attr("privileged_context")(task_id, quality)
-
-
-def _ids(env) -> list[str]:
-    return list(env.get_wrapper_attr("task_ids")())
-
-
-def _task(env, task_id: str):
-    return env.get_wrapper_attr("get_task")(task_id)
 
 
 # ---- Search-QA -------------------------------------------------------------------------------------------------
