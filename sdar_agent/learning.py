@@ -248,8 +248,6 @@ def _train_sft(recipe: Recipe, work: Path, quick: bool, threads: int) -> Path:
     values.update({"eval_tasks": 50, "eval_every": 0, "save_every": 200, "torch_threads": threads})
     values.update({"eval_split": recipe.eval_split, "eval_max_turns": recipe.eval_max_turns})
     values.update(recipe.sft)
-    if values.get("lora"):
-        values["eval_tasks"] = 0  # the benchmark evaluates the merged model itself
     if quick:
         values = {k: v for k, v in values.items() if not k.startswith("small_") and k != "lora"}
         values.update(QUICK_SFT)

@@ -31,6 +31,7 @@ low-rank adapters (``peft``) instead of all weights and merges them into the sav
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -497,8 +498,8 @@ class SFTTrainer:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             model = self.accelerator.unwrap_model(self.model)
-            if self.config.lora:
-                model = model.merge_and_unload()
+            if self.config.lora:  # merged into a copy: the trainer keeps its adapters (it may train on)
+                model = copy.deepcopy(model).merge_and_unload()
             Policy(model, self.policy.tokenizer).save(path)
         return path
 
@@ -565,8 +566,10 @@ class SFTTrainer:
         split = config.eval_split or HELD_OUT_SPLITS.get(env)
         if not split or config.eval_tasks == 0:
             return {}
-        model = self.accelerator.unwrap_model(self.model)
-        model.eval()
+        trained = self.accelerator.unwrap_model(self.model)
+        trained.eval()
+        # A rollout engine loads plain checkpoint weights: LoRA adapters are merged into a copy for the evaluation.
+        model = copy.deepcopy(trained).merge_and_unload() if config.lora else trained
         policy = Policy(model, self.policy.tokenizer, self.policy.source, self.policy.stop_ids)
         with torch.no_grad():
             result = evaluate(
@@ -580,7 +583,7 @@ class SFTTrainer:
                 seed=config.seed,
                 env_kwargs=config.env_kwargs,
             )
-        model.train()
+        trained.train()
         return {
             "eval/success": result["success"],
             "eval/score": result["score"],

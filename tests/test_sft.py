@@ -118,6 +118,20 @@ def test_lora_trains_adapters_only_and_saves_a_merged_model(tmp_path, turns):
     assert changed
 
 
+def test_lora_run_evaluates_a_merged_copy_and_keeps_training_its_adapters(tmp_path, turns):
+    base = build_tiny_policy(TinyConfig())
+    base.save(tmp_path / "base")
+    config = _config(
+        tmp_path, model=str(tmp_path / "base"), lora=True, lora_r=4, steps=2, eval_tasks=1, eval_max_turns=1
+    )
+    trainer = SFTTrainer(config, turns=turns)
+    history = trainer.fit()
+    assert 0.0 <= history[-1]["eval/success"] <= 1.0 and "eval/invalid_rate" in history[-1]
+    trainable = {n for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)  # the evaluation merged a copy, not the model
+    assert trainer.model.training
+
+
 def test_small_tokenizer_round_trips_shortens_env_text_and_is_cached(tmp_path, turns, monkeypatch):
     texts = [t.messages[0]["content"] for t in turns] + [t.reply for t in turns]
     import sdar_agent.small as small
