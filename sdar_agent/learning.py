@@ -303,35 +303,46 @@ def run_env(
     methods: Sequence[str] = ("grpo",),
     quick: bool = False,
     threads: int = 0,
+    cached_only: bool = False,
 ) -> dict[str, Any]:
-    """Every stage of one env (cached cells under ``work``); returns per-agent per-seed values and stage times."""
+    """Every stage of one env (cached cells under ``work``); returns per-agent per-seed values and stage times.
+
+    With ``cached_only`` nothing is trained or evaluated: the cells computed so far are read, and ``pending`` lists
+    the ``(agent, seed)`` cells still missing (the report of an unfinished, resumable benchmark).
+    """
     tasks = QUICK_EVAL_TASKS if quick else recipe.eval_tasks
     values: dict[str, dict[int, dict[str, Any]]] = {}
+    pending: list[tuple[str, int]] = []
+
+    def cell(agent: str, seed: int, compute) -> None:
+        path = work / "cells" / f"{agent}-seed{seed}.json"
+        if cached_only and not path.is_file():
+            pending.append((agent, seed))
+        else:
+            values.setdefault(agent, {})[seed] = _cell(path, compute)
+
     for kind in ("random", "expert"):
-        values[kind] = {
-            s: _cell(work / "cells" / f"{kind}-seed{s}.json", lambda k=kind, s=s: _scripted(recipe, k, s, tasks))
-            for s in seeds
-        }
-    sft_model = _train_sft(recipe, work, quick, threads)
-    values["sft"] = {
-        s: _cell(work / "cells" / f"sft-seed{s}.json", lambda s=s: _evaluate_model(recipe, sft_model, s, tasks, quick))
-        for s in seeds
-    }
+        for s in seeds:
+            cell(kind, s, lambda k=kind, s=s: _scripted(recipe, k, s, tasks))
+    sft_model = work / "sft" / "model" if cached_only else _train_sft(recipe, work, quick, threads)
+    for s in seeds:
+        cell("sft", s, lambda s=s: _evaluate_model(recipe, sft_model, s, tasks, quick))
     timings = {"sft": _run_seconds(work / "sft")}
     for method in methods:
         agent = f"sft+{method}"
-        values[agent] = {}
         for s in seeds:
+            if cached_only:
+                cell(agent, s, lambda: {})
+                continue
             model = _train_rl(recipe, method, s, sft_model, work, quick, threads)
-            values[agent][s] = _cell(
-                work / "cells" / f"{agent}-seed{s}.json",
-                lambda m=model, s=s: _evaluate_model(recipe, m, s, tasks, quick),
-            )
-        timings[f"{agent} (per seed)"] = statistics.fmean(_run_seconds(work / agent / f"seed{s}") for s in seeds)
+            cell(agent, s, lambda m=model, s=s: _evaluate_model(recipe, m, s, tasks, quick))
+        runs = [work / agent / f"seed{s}" for s in seeds if (work / agent / f"seed{s}" / "metrics.jsonl").is_file()]
+        if runs:
+            timings[f"{agent} (per seed)"] = statistics.fmean(_run_seconds(run) for run in runs)
     timings["evaluation (all cells)"] = sum(
         cell.get("seconds", 0.0) for per in values.values() for cell in per.values()
     )
-    return {"values": values, "timings": timings, "tasks": tasks}
+    return {"values": values, "timings": timings, "tasks": tasks, "pending": pending}
 
 
 def env_result(recipe: Recipe, run: dict[str, Any], methods: Sequence[str]) -> dict[str, Any]:
@@ -346,10 +357,14 @@ def env_result(recipe: Recipe, run: dict[str, Any], methods: Sequence[str]) -> d
     gains = {}
     for method in methods:
         agent = f"sft+{method}"
-        seeds = sorted(run["values"][agent])
+        seeds = sorted(set(run["values"].get(agent, {})) & set(run["values"].get("sft", {})))
+        if not seeds:
+            continue
         diffs = [run["values"][agent][s][metric] - run["values"]["sft"][s][metric] for s in seeds]
         gains[agent] = {k: v for k, v in summarise_values(diffs, metric).items() if k != "metric"}
     out["gain"] = gains
+    if run.get("pending"):
+        out["pending"] = [f"{agent} seed {seed}" for agent, seed in run["pending"]]
     return out
 
 
@@ -366,6 +381,12 @@ def _percent(summary: dict[str, Any]) -> str:
 def render_markdown(result: dict[str, Any], command: str, machine: str, load: str, timings: dict, tasks: dict) -> str:
     lines = ["# Learning: random, expert, SFT and SFT + RL on held-out tasks", ""]
     lines += [f"Command: `{command}`", "", f"Machine: {machine}; load average at the end: {load}.", ""]
+    if result.get("partial"):
+        lines += [
+            "Unfinished: this report (`--summarize-only`) shows the cells computed so far; rerun the command to",
+            "compute the rest (finished stages are cached).",
+            "",
+        ]
     lines += [
         "Cells: mean [95% Student-t interval over seeds] in percent. `gain` is the per-seed difference between the",
         "RL run and the SFT start under the same evaluation seed. Held-out splits are never trained on.",
@@ -373,13 +394,13 @@ def render_markdown(result: dict[str, Any], command: str, machine: str, load: st
     ]
     for env, entry in result["envs"].items():
         recipe = RECIPES.get(env)
-        metric = next(iter(v["metric"] for k, v in entry.items() if k != "gain"))
+        metric = recipe.metric if recipe else "success"
         split = recipe.eval_split if recipe else "?"
         lines += [f"## {env} ({metric}; split `{split}`, {tasks.get(env, '?')} tasks per seed)", ""]
         lines += ["| agent | " + metric + " |" + (" success |" if metric != "success" else ""), "|---|---|"]
         lines[-1] += "---|" if metric != "success" else ""
         for agent, summary in entry.items():
-            if agent == "gain":
+            if agent in ("gain", "pending"):
                 continue
             row = f"| {agent} | {_percent(summary)} |"
             if metric != "success":
@@ -389,6 +410,8 @@ def render_markdown(result: dict[str, Any], command: str, machine: str, load: st
             lines.append(f"| gain {agent} - sft | {_percent(gain)} |" + (" |" if metric != "success" else ""))
         stage = ", ".join(f"{k} {v / 60:.1f} min" for k, v in timings.get(env, {}).items())
         lines += ["", f"Wall-clock per stage (training steps and evaluation cells, summed): {stage}.", ""]
+        if entry.get("pending"):
+            lines += [f"Not yet run (resume the command to compute them): {', '.join(entry['pending'])}.", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -437,6 +460,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="benchmarks/results/learning", help="OUT.json, OUT.md and OUT.png")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--quick", action="store_true", help="tiny model, a few steps: checks the pipeline (CI)")
+    parser.add_argument(
+        "--summarize-only",
+        action="store_true",
+        help="train and evaluate nothing: report the cells cached so far and list the missing ones",
+    )
     return parser
 
 
@@ -452,14 +480,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     for env in args.envs:
         recipe = RECIPES[env]
         run = run_env(
-            recipe, work / env, seeds=range(args.seeds), methods=args.methods, quick=args.quick, threads=args.threads
+            recipe,
+            work / env,
+            seeds=range(args.seeds),
+            methods=args.methods,
+            quick=args.quick,
+            threads=args.threads,
+            cached_only=args.summarize_only,
         )
         result["envs"][env] = env_result(recipe, run, args.methods)
         result["recipes"][env] = asdict(recipe)
         timings[env], tasks[env] = run["timings"], run["tasks"]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/bench_learning.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    given = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--summarize-only"]
+    command = "python benchmarks/bench_learning.py " + " ".join(given)
+    result["partial"] = bool(args.summarize_only and any(e.get("pending") for e in result["envs"].values()))
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     out.with_suffix(".md").write_text(

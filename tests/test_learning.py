@@ -44,3 +44,29 @@ def test_quick_benchmark_writes_every_agent_and_the_gain_then_reuses_its_cells(t
     assert main(args) == 0  # everything cached: nothing is recomputed
     assert [c.stat().st_mtime_ns for c in cells] == stamps
     assert "Wall-clock per stage" in (tmp_path / "l.md").read_text()
+
+
+def test_summarize_only_reports_the_cached_cells_and_lists_the_missing_ones(tmp_path, capsys):
+    args = [
+        "--quick",
+        "--envs",
+        "searchqa",
+        "--seeds",
+        "2",
+        "--work",
+        str(tmp_path / "w"),
+        "--out",
+        str(tmp_path / "l"),
+    ]
+    assert main(args) == 0
+    missing = tmp_path / "w" / "quick" / "searchqa" / "cells" / "sft+grpo-seed1.json"
+    missing.unlink()
+    capsys.readouterr()
+    assert main([*args, "--summarize-only"]) == 0
+    assert not missing.exists()  # nothing was computed
+    result = json.loads((tmp_path / "l.json").read_text())
+    entry = result["envs"]["searchqa"]
+    assert result["partial"] and entry["pending"] == ["sft+grpo seed 1"]
+    assert entry["sft+grpo"]["seeds"] == 1 and entry["gain"]["sft+grpo"]["seeds"] == 1 and entry["sft"]["seeds"] == 2
+    text = (tmp_path / "l.md").read_text()
+    assert "Unfinished" in text and "sft+grpo seed 1" in text and "--summarize-only" not in text.split("\n")[2]
