@@ -45,6 +45,8 @@ class Recipe:
         sft: :class:`~sdar_agent.sft.SFTConfig` fields of the warm start.
         rl: :class:`~sdar_agent.config.TrainConfig` fields of the RL runs.
         eval_max_turns, eval_max_response_tokens: episode and reply limits of every model evaluation.
+        random_agent: :class:`~sdar_envs.agents.RandomAgent` arguments of the ``random`` row (WebShop leaves out
+            the literal ``search[<query>]`` template, so the agent searches with words of the instruction).
     """
 
     env: str
@@ -56,6 +58,7 @@ class Recipe:
     rl: dict[str, Any] = field(default_factory=dict)
     eval_max_turns: int | None = None
     eval_max_response_tokens: int = 96
+    random_agent: dict[str, Any] = field(default_factory=dict)
 
 
 _RL_DEFAULTS: dict[str, Any] = {
@@ -137,6 +140,7 @@ RECIPES: dict[str, Recipe] = {
         },
         eval_max_turns=10,
         eval_max_response_tokens=64,
+        random_agent={"exclude": ["search[<query>]"]},
     ),
     "alfworld": Recipe(
         env="alfworld",
@@ -225,7 +229,7 @@ def _scripted(recipe: Recipe, kind: str, seed: int, tasks: int) -> dict[str, Any
     from sdar_envs.agents import ExpertAgent, RandomAgent, play
 
     env = gym.make(resolve_env_id(recipe.env), split=recipe.eval_split, **recipe.env_kwargs)
-    agent = ExpertAgent() if kind == "expert" else RandomAgent(seed=seed)
+    agent = ExpertAgent() if kind == "expert" else RandomAgent(seed=seed, **recipe.random_agent)
     try:
         count = min(tasks, len(env.get_wrapper_attr("task_ids")()))
         episodes = [play(env, agent, seed=seed + i, options={"index": i}) for i in range(count)]
