@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from sdar_agent.leaderboard.report import machine_description
+from sdar_agent.leaderboard.report import load_average, machine_description
 from sdar_agent.sft import SFTConfig, SFTTrainer
 
 #: Cells: name -> SFTConfig fields (on top of BASE). Names are run directories under --work/<env>.
@@ -58,7 +57,7 @@ def run_cell(config: SFTConfig) -> None:
 def summarise(env: str, work: Path, names: list[str]) -> str:
     lines = [f"# SFT sweep of the small recipe: {env}", ""]
     lines += [
-        f"Machine: {machine_description()}; load average now {', '.join(f'{v:.2f}' for v in os.getloadavg())}.",
+        f"Machine: {machine_description()}; load average now {load_average()}.",
         "",
     ]
     lines += [

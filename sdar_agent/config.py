@@ -72,6 +72,7 @@ def flag(name: str) -> str:
     """The command-line flag of a config field: ``group_size`` -> ``--group-size``."""
     return "--" + name.replace("_", "-")
 
+
 #: Rollout engines ``--rollout-engine`` accepts (:mod:`sdar_agent.engines`; ``auto``: vllm where installed, else hf).
 ENGINES: tuple[str, ...] = ("auto", "vllm", "hf")
 

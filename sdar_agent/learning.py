@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -497,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from sdar_agent.leaderboard.report import machine_description
+    from sdar_agent.leaderboard.report import load_average, machine_description
 
     args = build_parser().parse_args(argv)
     if args.seeds < 1:
@@ -524,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     given = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--summarize-only"]
     command = "python benchmarks/bench_learning.py " + " ".join(given)
     result["partial"] = bool(args.summarize_only and any(e.get("pending") for e in result["envs"].values()))
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    load = load_average()
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     out.with_suffix(".md").write_text(
         render_markdown(result, command.strip(), machine_description(), load, timings, tasks)

@@ -17,7 +17,7 @@ def test_summaries_are_student_t_intervals_over_seeds():
     assert three["high"] - three["mean"] == pytest.approx(4.303 * 0.1 / 3**0.5)
 
 
-def test_quick_benchmark_writes_every_agent_and_the_gain_then_reuses_its_cells(tmp_path, capsys):
+def test_quick_benchmark_writes_every_agent_and_the_gain_reuses_its_cells_and_reports_partial_runs(tmp_path, capsys):
     args = [
         "--quick",
         "--envs",
@@ -44,21 +44,7 @@ def test_quick_benchmark_writes_every_agent_and_the_gain_then_reuses_its_cells(t
     assert main(args) == 0  # everything cached: nothing is recomputed
     assert [c.stat().st_mtime_ns for c in cells] == stamps
     assert "Wall-clock per stage" in (tmp_path / "l.md").read_text()
-
-
-def test_summarize_only_reports_the_cached_cells_and_lists_the_missing_ones(tmp_path, capsys):
-    args = [
-        "--quick",
-        "--envs",
-        "searchqa",
-        "--seeds",
-        "2",
-        "--work",
-        str(tmp_path / "w"),
-        "--out",
-        str(tmp_path / "l"),
-    ]
-    assert main(args) == 0
+    # --summarize-only computes nothing: a missing cell is listed as pending, the rest is reported
     missing = tmp_path / "w" / "quick" / "searchqa" / "cells" / "sft+grpo-seed1.json"
     missing.unlink()
     capsys.readouterr()

@@ -23,7 +23,13 @@ from sdar_agent.leaderboard.agents import REFERENCE_AGENTS, BoardAgent, referenc
 from sdar_agent.leaderboard.cells import EvalSettings, run_cells
 from sdar_agent.leaderboard.envs import ENVS, BoardEnv, available_splits
 from sdar_agent.leaderboard.quick import quick_note, quick_runs
-from sdar_agent.leaderboard.report import machine_description, render_markdown, write_csv, write_figure
+from sdar_agent.leaderboard.report import (
+    load_average,
+    machine_description,
+    render_markdown,
+    write_csv,
+    write_figure,
+)
 from sdar_agent.leaderboard.stats import aggregate
 
 __all__ = ["DESCRIPTION", "add_arguments", "build_parser", "main", "run"]
@@ -133,7 +139,7 @@ def _evaluate(
     return results
 
 
-def _header(command: str, wall: float, seeds: int) -> str:
+def _header(command: str, wall: float, seeds: int, load_at_start: str) -> str:
     return "\n".join(
         [
             "# Leaderboard",
@@ -141,7 +147,7 @@ def _header(command: str, wall: float, seeds: int) -> str:
             f"Command: `{command}`",
             "",
             f"Machine: {machine_description()}; wall time of this invocation {wall:.0f} s (cached cells are not "
-            "re-run).",
+            f"re-run); load average {load_at_start} at the start, {load_average()} at the end.",
             "",
             "Cells: `mean [95% interval] (episodes)` in percent; "
             + f"{seeds} seed(s); see `docs/leaderboard.md` for the interval rule.",
@@ -153,7 +159,7 @@ def _header(command: str, wall: float, seeds: int) -> str:
 
 def run(args: argparse.Namespace, command_line: Sequence[str]) -> int:
     """Evaluate and write the leaderboard for parsed ``args``; ``command_line`` is recorded in the Markdown."""
-    started = time.perf_counter()
+    started, load_at_start = time.perf_counter(), load_average()
     if args.torch_threads > 0:
         import torch
 
@@ -177,7 +183,7 @@ def run(args: argparse.Namespace, command_line: Sequence[str]) -> int:
     wall = time.perf_counter() - started
     if args.quick:
         notes.append(quick_note(specs, skills_k))
-    markdown = _header(" ".join(shlex.quote(a) for a in command_line), wall, len(seeds))
+    markdown = _header(" ".join(shlex.quote(a) for a in command_line), wall, len(seeds), load_at_start)
     markdown += render_markdown(table, agents, specs, unavailable=unavailable, notes=notes)
     markdown = markdown.replace(str(Path.cwd()) + os.sep, "")  # repository-relative paths in the reasons
     prefix = Path(args.report) if args.report else out / "leaderboard"

@@ -15,6 +15,7 @@ from sdar_agent.leaderboard.stats import Cell
 
 __all__ = [
     "format_cell",
+    "load_average",
     "machine_description",
     "render_markdown",
     "row_labels",
@@ -152,6 +153,11 @@ def write_figure(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, e.g. ``"0.74, 1.75, 2.79"``: timings on shared cores swing with load."""
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def machine_description() -> str:
