@@ -94,10 +94,11 @@ RECIPES: dict[str, Recipe] = {
         },
         rl={
             **_RL_DEFAULTS,
-            "steps": 8,
+            "steps": 10,
             "tasks_per_step": 4,
             "group_size": 4,
-            "lr": 2e-6,
+            "lr": 1e-5,
+            "temperature": 0.7,
             "max_response_tokens": 64,
             "mini_batch_size": 32,
             "micro_batch_size": 4,
