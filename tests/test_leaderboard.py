@@ -168,6 +168,29 @@ def test_interrupted_run_resumes_with_only_the_missing_cells(tmp_path):
     assert calls == []
 
 
+def test_a_cell_cached_with_other_settings_is_played_again(tmp_path):
+    agents = [lb.BoardAgent("m", "M", "model", "tiny"), lb.BoardAgent("r", "R", "random")]
+    calls: list[str] = []
+
+    def fake_play(agent, spec, split, seed, settings, models):
+        calls.append(agent.key)
+        return _result(agent.label, spec.name, split, seed, {"all": (settings.per_group, 0.0, 0.0)})
+
+    def play(**changes):
+        settings = lb.EvalSettings(**{"per_group": 1, "max_turns": {"webshop": 6}, **changes})
+        return lb.run_cells(tmp_path, agents, [WEBSHOP], [0], settings, progress=False, evaluate_fn=fake_play)
+
+    play()
+    assert calls == ["m", "r"]
+    assert play()[0]["settings"] == {"per_group": 1, "max_turns": 6, "max_new_tokens": 512, "max_prompt_tokens": 4096}
+    assert calls == ["m", "r"]  # same settings: both cached
+    play(max_turns={"webshop": 10})
+    assert calls == ["m", "r", "m"]  # a scripted agent ignores the model turn limit
+    results = play(per_group=2)
+    assert calls == ["m", "r", "m", "m", "r"]
+    assert [r["groups"]["all"]["episodes"] for r in results] == [2, 2]
+
+
 @pytest.fixture(scope="module")
 def searchqa_subset():
     return dataclasses.replace(SEARCHQA, groups=("single_hop", "three_hop"))
@@ -276,3 +299,47 @@ def test_model_cells_play_with_the_rollout_engine_of_the_flag(engine, tmp_path, 
     finally:
         models.close()
     assert result["rollout_engine"] == engine and result["groups"]["single_hop"]["episodes"] == 1
+
+
+def test_two_differing_seeds_of_a_proportion_read_as_pooled_episodes():
+    """t with one degree of freedom is 12.7 standard errors wide; two seeds get the Wilson interval of all episodes."""
+    groups = [{"all": (30, 0.1, 0.1)}, {"all": (30, 0.0, 0.0)}]
+    results = [_result("S", "webshop", "test_128", seed, g) for seed, g in enumerate(groups)]
+    table = lb.aggregate(results, [WEBSHOP])
+    success = table[("S", "webshop/test_128", "WS Succ")]
+    assert success.mean == pytest.approx(5.0)
+    low, high = lb.wilson_interval(3, 60)
+    assert (success.low, success.high) == (pytest.approx(100 * low), pytest.approx(100 * high))
+    score = table[("S", "webshop/test_128", "WS Score")]  # not a proportion: Student-t over the two seeds
+    assert score.low == pytest.approx(5.0 - 12.706 * 5.0)  # sd of (10, 0) is 7.07, / sqrt(2) = 5
+
+
+def test_quick_trains_grpo_and_sdar_from_the_shipped_warm_start_and_reuses_them(tmp_path, monkeypatch):
+    """The SFT / SFT+GRPO / SFT+SDAR rows of ``make demo`` (budget shrunk to 1 step of 1 task x 2 rollouts)."""
+    import sdar_agent.leaderboard.quick as quick
+    import sdar_agent.learning as learning
+    import sdar_agent.trainer as trainer_module
+    from sdar_agent.warm_start import shipped_dir
+
+    recipe = dataclasses.replace(
+        learning.RECIPES["alfworld"], rl={**learning.RECIPES["alfworld"].rl, "max_turns": 3}, eval_max_turns=3
+    )
+    monkeypatch.setitem(learning.RECIPES, "alfworld", recipe)
+    monkeypatch.setattr(quick, "WARM_START_RL", {**quick.WARM_START_RL, "steps": 1, "tasks_per_step": 1})
+    settings = lb.EvalSettings(max_turns={"alfworld": 8}, max_new_tokens=24, max_prompt_tokens=2048)
+    rows = quick.warm_start_rows(tmp_path, [ALFWORLD, SEARCHQA], ["grpo", "sdar"], settings, skills_k=2)
+    assert [r.label for r in rows] == ["SFT", "SFT+GRPO", "SFT+SDAR"]
+    assert rows[0].model == str(shipped_dir("alfworld"))
+    assert {r.envs for r in rows} == {("alfworld",)} and {r.max_turns for r in rows} == {3}
+    for row in rows[1:]:
+        config = json.loads(sorted((Path(row.run_dir) / "checkpoints").glob("step_*/config.json"))[-1].read_text())
+        assert (config["model"], config["max_turns"], config["steps"]) == (str(shipped_dir("alfworld")), 3, 1)
+        assert (Path(row.run_dir) / "metrics.jsonl").read_text().count("\n") == 1
+        assert row.key.endswith("-t3")
+    assert lb.cell_settings(rows[0], ALFWORLD, settings)["max_turns"] == 3  # not --quick's 8
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("finished runs are reused")
+
+    monkeypatch.setattr(trainer_module, "Trainer", no_training)
+    assert quick.warm_start_rows(tmp_path, [ALFWORLD], ["grpo", "sdar"], settings, skills_k=2) == rows

@@ -26,7 +26,14 @@ Modules: :mod:`~sdar_agent.leaderboard.envs` (the envs and their columns), :mod:
 """
 
 from sdar_agent.leaderboard.agents import BoardAgent, reference_agents, run_agent
-from sdar_agent.leaderboard.cells import EvalSettings, cell_path, evaluate_cell, play_scripted, run_cells
+from sdar_agent.leaderboard.cells import (
+    EvalSettings,
+    cell_path,
+    cell_settings,
+    evaluate_cell,
+    play_scripted,
+    run_cells,
+)
 from sdar_agent.leaderboard.cli import build_parser, main
 from sdar_agent.leaderboard.envs import ENVS, BoardEnv, available_splits, columns_for
 from sdar_agent.leaderboard.report import machine_description, render_markdown, write_csv, write_figure
@@ -42,6 +49,7 @@ __all__ = [
     "available_splits",
     "build_parser",
     "cell_path",
+    "cell_settings",
     "columns_for",
     "evaluate_cell",
     "machine_description",

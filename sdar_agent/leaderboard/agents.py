@@ -31,6 +31,8 @@ class BoardAgent:
         skills_k: at most this many skills (None: every relevant skill).
         envs: envs the agent is evaluated on (None: all); a trained run is evaluated on the env it was trained on.
         run_dir: the training run it comes from (its ``metrics.jsonl`` gives the training curves).
+        max_turns: step limit of this agent's model episodes (None: the settings' limit for the env); the warm-start
+            rows of ``--quick`` play the learning recipe's limit.
     """
 
     key: str
@@ -42,6 +44,7 @@ class BoardAgent:
     skills_k: int | None = None
     envs: tuple[str, ...] | None = None
     run_dir: str | None = None
+    max_turns: int | None = None
 
 
 def _safe(text: str) -> str:

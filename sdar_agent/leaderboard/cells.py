@@ -20,7 +20,7 @@ from sdar_agent.leaderboard.agents import BoardAgent
 from sdar_agent.leaderboard.envs import BoardEnv
 from sdar_envs.agents import ExpertAgent, RandomAgent, play
 
-__all__ = ["EvalSettings", "ModelCache", "cell_path", "evaluate_cell", "play_scripted", "run_cells"]
+__all__ = ["EvalSettings", "ModelCache", "cell_path", "cell_settings", "evaluate_cell", "play_scripted", "run_cells"]
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _evaluate_model(
         batch_size=settings.batch_size,
         max_new_tokens=settings.max_new_tokens,
         max_prompt_tokens=settings.max_prompt_tokens,
-        max_turns=settings.max_turns.get(spec.name),
+        max_turns=agent.max_turns if agent.max_turns is not None else settings.max_turns.get(spec.name),
         seed=seed,
         skills=models.skills(agent.skills_k) if agent.skills else None,
         env_kwargs=_group_kwargs(spec, group),
@@ -186,6 +186,18 @@ def evaluate_cell(
     return result
 
 
+def cell_settings(agent: BoardAgent, spec: BoardEnv, settings: EvalSettings) -> dict[str, Any]:
+    """The settings a cell of ``agent`` on ``spec`` is played with; a cached cell made with others is re-played."""
+    if agent.kind in ("random", "expert"):
+        return {"per_group": settings.per_group}
+    return {
+        "per_group": settings.per_group,
+        "max_turns": agent.max_turns if agent.max_turns is not None else settings.max_turns.get(spec.name),
+        "max_new_tokens": settings.max_new_tokens,
+        "max_prompt_tokens": settings.max_prompt_tokens,
+    }
+
+
 def run_cells(
     out: Path,
     agents: Sequence[BoardAgent],
@@ -198,7 +210,9 @@ def run_cells(
 ) -> list[dict[str, Any]]:
     """Every (agent, env, split, seed) cell, from the cache where present, else evaluated and cached at once.
 
-    A cell file is written to a temporary name and renamed, so an interrupted run never leaves a partial cell.
+    A cell file is written to a temporary name and renamed, so an interrupted run never leaves a partial cell. A
+    cached cell records the settings it was played with (:func:`cell_settings`); one played with other settings
+    (tasks per group, turn, reply or prompt limits) is played again.
     """
     from tqdm.auto import tqdm
 
@@ -216,11 +230,14 @@ def run_cells(
     try:
         for agent, spec, split, seed in bar:
             path = cell_path(out, agent, spec.name, split, seed)
+            played_with = cell_settings(agent, spec, settings)
             if path.is_file():
-                results.append(json.loads(path.read_text()))
-                continue
+                cached = json.loads(path.read_text())
+                if cached.get("settings") == played_with:
+                    results.append(cached)
+                    continue
             bar.set_postfix_str(f"{agent.key} {spec.name}/{split} seed {seed}")
-            result = evaluate_fn(agent, spec, split, seed, settings, models)
+            result = {**evaluate_fn(agent, spec, split, seed, settings, models), "settings": played_with}
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(result, indent=1) + "\n")

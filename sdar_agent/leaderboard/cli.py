@@ -172,12 +172,12 @@ def run(args: argparse.Namespace, command_line: Sequence[str]) -> int:
         return 2
     settings = _settings(args, specs)
     skills_k = args.skills_k if args.skills_k is not None else (2 if args.quick else None)
-    run_specs, notes = list(args.runs), []
+    agents = reference_agents(args.agents, args.model, args.gguf_file, skills_k) + [run_agent(r) for r in args.runs]
+    notes: list[str] = []
     if args.quick:
         trained, quick_notes = quick_runs(out, specs, settings, skills_k)
-        run_specs += trained
+        agents += trained
         notes += quick_notes
-    agents = reference_agents(args.agents, args.model, args.gguf_file, skills_k) + [run_agent(r) for r in run_specs]
     seeds = list(range(args.seeds if args.seeds is not None else (2 if args.quick else 3)))
     table = aggregate(_evaluate(args, out, agents, specs, seeds, settings), specs)
     wall = time.perf_counter() - started

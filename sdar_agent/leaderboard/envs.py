@@ -65,7 +65,8 @@ ENVS: dict[str, BoardEnv] = {
         group_filter="task_types",
         labels=_ALFWORLD_LABELS,
         env_kwargs={"engine": "native"},
-        quick_per_group=1,
+        # 5 per type: enough episodes (60 over 2 seeds) for the warm-start rows' ~7% to show (they play 30 turns)
+        quick_per_group=5,
         quick_max_turns=8,
         quick_splits=("eval_out_of_distribution",),
     ),

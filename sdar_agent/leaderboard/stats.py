@@ -1,9 +1,10 @@
 """Statistics of the leaderboard: the interval rule of a cell and the aggregation of cached cells into the table.
 
-A cell reads ``mean [low, high] (n)`` in percent, ``n`` = episodes behind it over all seeds. With several seeds
-whose values differ: the mean of the per-seed values and a Student-t 95% interval. With one seed, or when every seed
-gave the same value (greedy decoding, the expert): the Wilson 95% interval of the success proportion over all ``n``
-episodes; score columns and the Search-QA average get no interval then.
+A cell reads ``mean [low, high] (n)`` in percent, ``n`` = episodes behind it over all seeds. With three or more seeds
+whose values differ: the mean of the per-seed values and a Student-t 95% interval. With one or two seeds (two seeds
+give t with one degree of freedom, 12.7 standard errors wide: no information), or when every seed gave the same value
+(greedy decoding, the expert): the Wilson 95% interval of the success proportion over all ``n`` episodes; score
+columns and the Search-QA average get a Student-t interval from two differing seeds and none otherwise.
 """
 
 from __future__ import annotations
@@ -57,14 +58,15 @@ class Cell:
 def summarise(values: Sequence[float], episodes: int, proportion: float | None = None) -> Cell:
     """Mean of per-seed ``values`` with a 95% interval.
 
-    With >= 2 seeds whose values differ: Student-t over the per-seed values. Otherwise (one seed, or every seed
-    gave the same value, e.g. greedy decoding or an expert) a Wilson interval of the pooled ``proportion`` over all
-    ``episodes`` when the cell is a proportion, else no interval.
+    With >= 3 seeds whose values differ: Student-t over the per-seed values. Otherwise (one or two seeds, or every
+    seed gave the same value, e.g. greedy decoding or an expert) a Wilson interval of the pooled ``proportion`` over
+    all ``episodes`` when the cell is a proportion; a cell that is not a proportion gets Student-t from two differing
+    seeds, else no interval.
     """
     k = len(values)
     mean = sum(values) / k
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1)) if k >= 2 else 0.0
-    if sd > 0:
+    if sd > 0 and (k >= 3 or proportion is None):
         half = t_quantile(k - 1) * sd / math.sqrt(k)
         return Cell(100 * mean, 100 * (mean - half), 100 * (mean + half), k, episodes)
     if proportion is not None and episodes > 0:
