@@ -14,8 +14,9 @@ PYTEST_ARGS ?=
 
 .PHONY: demo demo-envs test test-fast lint bench results install clean-venv
 
-# The main job: train the tiny model briefly with GRPO and SDAR on each env, then evaluate them next to the random,
-# expert, zero-shot and zero-shot+skills agents (benchmarks/leaderboard.py --quick; resumable, < 10 min on 2 CPUs).
+# The main job: train the tiny model briefly with GRPO and SDAR on each env, and GRPO and SDAR for 5 steps from the
+# shipped ALFWorld SFT warm start (sdar_agent/warm_start), then evaluate them next to the random, expert, zero-shot,
+# zero-shot+skills and SFT agents (benchmarks/leaderboard.py --quick; resumable, about 10 min on 2 CPUs).
 demo: $(STAMP)
 	$(PY) benchmarks/leaderboard.py --quick
 

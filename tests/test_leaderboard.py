@@ -54,6 +54,12 @@ def test_wilson_interval_of_known_proportions():
     assert (low, high) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
 
 
+def test_wilson_bounds_hold_the_proportion_at_zero_and_one():
+    for n in range(1, 300):
+        assert lb.wilson_interval(n, n)[1] == 1.0  # n = 60 used to give 1 - 1.1e-16 (a negative error bar)
+        assert lb.wilson_interval(0, n)[0] == 0.0
+
+
 def test_three_seeds_give_mean_and_student_t_interval_with_all_episodes_counted():
     sources = SEARCHQA.groups
     values = [0.2, 0.4, 0.6]

@@ -2,7 +2,7 @@
 
 Examples::
 
-    python benchmarks/leaderboard.py --quick                      # make demo: train GRPO + SDAR briefly, evaluate all
+    python benchmarks/leaderboard.py --quick                      # make demo: GRPO + SDAR briefly (tiny, from SFT)
     python benchmarks/leaderboard.py --runs runs/grpo runs/sdar --model runs/base/model --seeds 3
     sdar leaderboard --envs searchqa --agents random expert --per-group 50
 """
@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="train tiny GRPO and SDAR runs for 3 steps per env, evaluate on small subsets (2-core CPU, < 10 min)",
+        help="train tiny GRPO and SDAR runs for 3 steps per env, and GRPO and SDAR for 5 steps from the shipped "
+        "ALFWorld warm start; evaluate on small subsets (2-core CPU, about 10 min)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -18,9 +18,9 @@ __all__ = ["QUICK_METHODS", "WARM_START_RL", "quick_runs", "train_quick_runs", "
 QUICK_METHODS: tuple[str, ...] = ("grpo", "sdar")
 
 #: The RL runs ``--quick`` trains from the shipped warm start (:mod:`sdar_agent.warm_start`): the learning recipe's
-#: settings (:data:`sdar_agent.learning.RECIPES`) at a demo's budget, 6 steps of 2 tasks x 4 rollouts.
+#: settings (:data:`sdar_agent.learning.RECIPES`) at a demo's budget, 5 steps of 2 tasks x 4 rollouts (~30 s each).
 WARM_START_RL: dict[str, object] = {
-    "steps": 6,
+    "steps": 5,
     "tasks_per_step": 2,
     "group_size": 4,
     "lr": 3e-5,

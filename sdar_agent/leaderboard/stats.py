@@ -41,7 +41,8 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # the bounds hold p itself: at p = 0 or 1 the formula lands a rounding error inside (n = 60: 1 - 1.1e-16)
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 @dataclass
