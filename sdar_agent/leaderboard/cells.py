@@ -126,6 +126,11 @@ def play_scripted(
     return {"episodes": n, "success": sum(wins) / n if n else 0.0, "score": sum(scores) / n if n else 0.0}
 
 
+def _model_turns(agent: BoardAgent, spec: BoardEnv, settings: EvalSettings) -> int | None:
+    """Step limit of a model agent's episodes: its own, else the settings' for the env (None: the env's)."""
+    return agent.max_turns if agent.max_turns is not None else settings.max_turns.get(spec.name)
+
+
 def _evaluate_model(
     agent: BoardAgent,
     spec: BoardEnv,
@@ -149,7 +154,7 @@ def _evaluate_model(
         batch_size=settings.batch_size,
         max_new_tokens=settings.max_new_tokens,
         max_prompt_tokens=settings.max_prompt_tokens,
-        max_turns=agent.max_turns if agent.max_turns is not None else settings.max_turns.get(spec.name),
+        max_turns=_model_turns(agent, spec, settings),
         seed=seed,
         skills=models.skills(agent.skills_k) if agent.skills else None,
         env_kwargs=_group_kwargs(spec, group),
@@ -192,7 +197,7 @@ def cell_settings(agent: BoardAgent, spec: BoardEnv, settings: EvalSettings) -> 
         return {"per_group": settings.per_group}
     return {
         "per_group": settings.per_group,
-        "max_turns": agent.max_turns if agent.max_turns is not None else settings.max_turns.get(spec.name),
+        "max_turns": _model_turns(agent, spec, settings),
         "max_new_tokens": settings.max_new_tokens,
         "max_prompt_tokens": settings.max_prompt_tokens,
     }

@@ -131,9 +131,9 @@ def write_figure(
         shown = [(a, table[(a, where, column)]) for a in row_labels(agents) if (a, where, column) in table]
         xs = range(len(shown))
         means = [c.mean for _, c in shown]
-        errors = [  # clamped: a Wilson bound of 100% can land a rounding error below the mean
-            [max(0.0, c.mean - c.low) if c.low is not None else 0.0 for _, c in shown],
-            [max(0.0, c.high - c.mean) if c.high is not None else 0.0 for _, c in shown],
+        errors = [
+            [c.mean - c.low if c.low is not None else 0.0 for _, c in shown],
+            [c.high - c.mean if c.high is not None else 0.0 for _, c in shown],
         ]
         ax.bar(xs, means, yerr=errors, capsize=4, color=[f"C{i}" for i in xs])
         ax.set_xticks(list(xs), [a for a, _ in shown], rotation=35, ha="right", fontsize=8)
