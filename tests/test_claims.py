@@ -1,0 +1,136 @@
+"""The claims benchmark: verdict rules, cell locks, gate telemetry, and its --quick pipeline end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sdar_agent.claims import (
+    ARM_BY_NAME,
+    ARMS,
+    CLAIMS,
+    cell_lock,
+    claims_recipe,
+    decide,
+    decide_gate_rise,
+    gate_telemetry,
+    main,
+    rl_settings,
+)
+from sdar_agent.learning import RECIPES, summarise_values
+from sdar_agent.methods import METHODS
+
+
+def test_verdicts_follow_the_interval_of_the_paired_difference():
+    assert decide(None) == "not run"
+    assert decide(summarise_values([0.1])) == "inconclusive"  # one seed has no interval
+    assert decide(summarise_values([0.10, 0.12, 0.11])) == "supported"
+    assert decide(summarise_values([-0.10, -0.12, -0.11])) == "refuted"
+    assert decide(summarise_values([0.10, -0.05, 0.02])) == "inconclusive"
+
+
+def test_the_gate_claim_needs_a_start_below_half_and_a_rise():
+    assert decide_gate_rise([0.30, 0.31, 0.32], [0.60, 0.62, 0.61])[0] == "supported"
+    assert decide_gate_rise([0.70, 0.71, 0.72], [0.90, 0.91, 0.92])[0] == "refuted"  # starts above 0.5
+    assert decide_gate_rise([0.30, 0.31, 0.32], [0.20, 0.21, 0.20])[0] == "refuted"  # falls
+    verdict, below, rise = decide_gate_rise([0.30, 0.55, 0.32], [0.60, 0.62, 0.61])
+    assert verdict == "inconclusive" and below["seeds"] == 3 and rise["mean"] > 0
+
+
+def test_every_arm_is_a_known_method_with_the_same_budget():
+    recipe = claims_recipe("alfworld")
+    assert recipe.sft["context_fraction"] == 0.5 and recipe.rl == RECIPES["alfworld"].rl
+    budget = {k: recipe.rl[k] for k in ("steps", "tasks_per_step", "group_size", "lr")}
+    for arm in ARMS:
+        assert arm.method in METHODS
+        settings = rl_settings(recipe, arm, quick=False)
+        assert {k: settings[k] for k in budget} == budget, arm.name
+        teacher = METHODS[arm.method].use_teacher or METHODS[arm.method].skills_in_student_prompt
+        assert teacher == ("teacher_context" in arm.overrides), arm.name
+    names = {arm.name for arm in ARMS}
+    assert all(c.treatment in names | {"sft+context"} and c.control in names | {"sft"} for c in CLAIMS)
+    assert ARM_BY_NAME["grpo_opsd"].overrides["teacher_context"] == "reference"
+    assert rl_settings(recipe, ARM_BY_NAME["sdar-random"], quick=False)["context_quality"] == "random"
+
+
+def test_a_cell_lock_excludes_a_second_holder_and_is_taken_over_from_a_dead_one(tmp_path):
+    cell = tmp_path / "cells" / "grpo-seed0.json"
+    with cell_lock(cell) as first:
+        assert first
+        with cell_lock(cell) as second:
+            assert not second
+    assert not cell.with_suffix(".lock").exists()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    cell.with_suffix(".lock").write_text(str(dead.pid))
+    with cell_lock(cell) as taken:
+        assert taken
+    assert not cell.with_suffix(".lock").exists()
+    cell.with_suffix(".lock").write_text(str(os.getpid()))  # a live holder (this process) keeps it
+    with cell_lock(cell) as refused:
+        assert not refused
+
+
+def test_gate_telemetry_averages_seeds_per_step_and_weights_the_gap_by_tokens(tmp_path):
+    for seed, (a0, a1) in enumerate([(0.3, 0.5), (0.4, 0.8)]):
+        run = tmp_path / f"seed{seed}"
+        run.mkdir()
+        records = [
+            {
+                "step": step,
+                "success": 0.1 * step,
+                "sdar/gate_mean": 0.4,
+                "sdar/gate_active_ratio": active,
+                "sdar/teacher_gap_mean": -0.2,
+                "sdar/gap_by_turn": [1.0, None, -1.0],
+                "sdar/tokens_by_turn": [3, 0, 1],
+            }
+            for step, active in ((1, a0), (2, a1))
+        ]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    gates = gate_telemetry(sorted(tmp_path.glob("seed*")))
+    assert gates["seeds"] == 2 and gates["steps"] == 2
+    assert gates["curves"]["sdar/gate_active_ratio"] == pytest.approx([0.35, 0.65])
+    assert gates["active_first"] == [0.3, 0.4] and gates["active_last"] == [0.5, 0.8]
+    assert gates["gap_by_turn"] == {0: pytest.approx(1.0), 2: pytest.approx(-1.0)}
+    assert gate_telemetry([tmp_path / "missing"]) == {}
+
+
+def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_ones(tmp_path, capsys):
+    args = ["--quick", "--envs", "alfworld", "--seeds", "2", "--arms", "sdar", "skill_grpo"]
+    args += ["--work", str(tmp_path / "w"), "--out", str(tmp_path / "claims")]
+    assert main(args) == 0
+    report = json.loads((tmp_path / "claims.json").read_text())
+    entry = report["envs"]["alfworld"]
+    assert report["arms"] == ["grpo", "sdar", "skill_grpo"]  # GRPO is always there: every claim pairs against it
+    for row in ("sft", "sft+context", "sft+context-random", "sft+context-adversarial", "grpo", "sdar"):
+        assert entry["rows"][row]["seeds"] == 2, row
+    assert entry["rows"]["skill_grpo+context"]["seeds"] == 2
+    assert entry["vs_grpo"]["sdar"]["seeds"] == 2 and len(entry["vs_grpo"]["sdar"]["diffs"]) == 2
+    assert entry["claims"]["sdar>grpo"]["verdict"] in ("supported", "refuted", "inconclusive")
+    assert entry["claims"]["naive-unstable"]["verdict"] == "not run"
+    assert entry["gates"]["seeds"] == 2 and entry["claims"]["gate-rises"]["diff"]["seeds"] == 2
+    assert report["settings"]["alfworld"]["arms"]["sdar"]["teacher_context"] == "reference"
+    cell = json.loads((tmp_path / "w" / "quick" / "alfworld" / "cells" / "sft+context-seed0.json").read_text())
+    assert cell["context"] == "informative"
+    text = (tmp_path / "claims.md").read_text()
+    assert text.startswith("# The paper's claims") and "| SDAR beats GRPO | alfworld |" in text
+    assert "What this scale cannot say" in text
+    assert (tmp_path / "claims_curves.png").is_file() and (tmp_path / "claims_gates.png").is_file()
+    cells = sorted((tmp_path / "w" / "quick" / "alfworld" / "cells").glob("*.json"))
+    stamps = [c.stat().st_mtime_ns for c in cells]
+    assert main(args) == 0  # everything cached: nothing is recomputed
+    assert [c.stat().st_mtime_ns for c in cells] == stamps
+    missing = tmp_path / "w" / "quick" / "alfworld" / "cells" / "sdar-seed1.json"
+    missing.unlink()
+    capsys.readouterr()
+    assert main([*args, "--summarize-only"]) == 0
+    assert not missing.exists()
+    report = json.loads((tmp_path / "claims.json").read_text())
+    assert report["partial"] and report["envs"]["alfworld"]["pending"] == ["sdar seed 1"]
+    assert report["envs"]["alfworld"]["vs_grpo"]["sdar"]["seeds"] == 1
+    assert "sdar seed 1" in (tmp_path / "claims.md").read_text()
