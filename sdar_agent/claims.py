@@ -118,12 +118,13 @@ ARMS: tuple[Arm, ...] = (
 ARM_BY_NAME = {arm.name: arm for arm in ARMS}
 TIERS = sorted({arm.tier for arm in ARMS})
 
-#: Evaluations of the warm start: without context (the student) and with each context quality (the teacher's view).
-WARM_ROWS: dict[str, str | None] = {
-    "sft": None,
-    "sft+context": "informative",
-    "sft+context-random": "random",
-    "sft+context-adversarial": "adversarial",
+#: Evaluations of the warm start: without context (the student) and with each context quality (the teacher's view),
+#: with the tier before whose arms they are computed (the random and wrong contexts matter to the tier-2 claims).
+WARM_ROWS: dict[str, tuple[str | None, int]] = {
+    "sft": (None, 1),
+    "sft+context": ("informative", 1),
+    "sft+context-random": ("random", 2),
+    "sft+context-adversarial": ("adversarial", 2),
 }
 
 
@@ -340,10 +341,12 @@ def run_env(
     start = work / "sft" / "model"
     if not cached_only:
         start = _train_sft(recipe, work, quick, threads)
-    for row, quality in WARM_ROWS.items():
-        for s in seeds:
-            cell(row, s, lambda s=s, q=quality: _evaluate(recipe, start, s, tasks, quick, q, engine))
-    for tier in sorted({arm.tier for arm in arms}):
+    tiers = sorted({arm.tier for arm in arms})
+    for tier in sorted({*tiers, *(t for _, t in WARM_ROWS.values() if t <= max(tiers))}):
+        for row, (quality, row_tier) in WARM_ROWS.items():
+            if row_tier == tier:
+                for s in seeds:
+                    cell(row, s, lambda s=s, q=quality: _evaluate(recipe, start, s, tasks, quick, q, engine))
         for s in seeds:
             for arm in (a for a in arms if a.tier == tier):
 
