@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sdar_agent.config import ENGINES
-from sdar_agent.learning import QUICK_EVAL_TASKS, QUICK_EVAL_TURNS, QUICK_RL, RECIPES, Recipe, summarise_values
+from sdar_agent.learning import QUICK_EVAL_TASKS, QUICK_RL, RECIPES, Recipe, summarise_values
 from sdar_agent.learning import _cell as cached_cell
 
 __all__ = [
@@ -226,37 +226,9 @@ def _evaluate(
     recipe: Recipe, model: Path, seed: int, tasks: int, quick: bool, quality: str | None, engine: str = "auto"
 ) -> dict:
     """Held-out success (and score) of ``model``, with the env's ``quality`` context before every prompt if given."""
-    import torch
+    from sdar_agent.learning import _evaluate_model
 
-    from sdar_agent.config import resolve_env_id
-    from sdar_agent.evaluation import evaluate
-    from sdar_agent.policy import load_policy
-    from sdar_agent.privileged import ContextProvider
-
-    torch.manual_seed(seed)
-    policy = load_policy(str(model))
-    policy.model.eval()
-    context = ContextProvider(recipe.env, recipe.eval_split, quality, recipe.env_kwargs) if quality else None
-    try:
-        with torch.no_grad():
-            result = evaluate(
-                policy,
-                resolve_env_id(recipe.env),
-                split=recipe.eval_split,
-                num_tasks=tasks,
-                seed=seed,
-                max_turns=QUICK_EVAL_TURNS if quick else recipe.eval_max_turns,
-                max_new_tokens=24 if quick else recipe.eval_max_response_tokens,
-                max_prompt_tokens=int(recipe.rl.get("max_prompt_tokens", 4096)),
-                skills=context,
-                env_kwargs=recipe.env_kwargs,
-                engine=engine,
-            )
-    finally:
-        if context is not None:
-            context.close()
-    out = {k: result[k] for k in ("success", "score", "invalid_rate", "turns", "episodes")}
-    out["by_type"] = {k.split("/", 1)[1]: v for k, v in result.items() if k.startswith("success/")}
+    out = _evaluate_model(recipe, model, seed, tasks, quick, context=quality, engine=engine)
     out["context"] = quality
     return out
 

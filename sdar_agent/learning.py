@@ -243,30 +243,52 @@ def _scripted(recipe: Recipe, kind: str, seed: int, tasks: int) -> dict[str, Any
     }
 
 
-def _evaluate_model(recipe: Recipe, model_dir: Path, seed: int, tasks: int, quick: bool = False) -> dict[str, Any]:
+def _evaluate_model(
+    recipe: Recipe,
+    model_dir: Path,
+    seed: int,
+    tasks: int,
+    quick: bool = False,
+    context: str | None = None,
+    engine: str = "auto",
+) -> dict[str, Any]:
+    """Held-out success, score and reply validity of a model; with ``context`` (a quality of
+    :data:`sdar_agent.privileged.CONTEXT_QUALITIES`) the env's privileged context stands before every prompt, as the
+    teacher reads it (the "policy + context" row)."""
     import torch
 
     from sdar_agent.config import resolve_env_id
     from sdar_agent.evaluation import evaluate
     from sdar_agent.policy import load_policy
+    from sdar_agent.privileged import ContextProvider
 
     torch.manual_seed(seed)
     policy = load_policy(str(model_dir))
     policy.model.eval()
-    with torch.no_grad():
-        result = evaluate(
-            policy,
-            resolve_env_id(recipe.env),
-            split=recipe.eval_split,
-            num_tasks=tasks,
-            seed=seed,
-            max_turns=QUICK_EVAL_TURNS if quick else recipe.eval_max_turns,
-            max_new_tokens=24 if quick else recipe.eval_max_response_tokens,
-            max_prompt_tokens=int(recipe.rl.get("max_prompt_tokens", 4096)),
-            env_kwargs=recipe.env_kwargs,
-        )
-    keep = ("success", "score", "invalid_rate", "turns", "episodes")
-    return {k: result[k] for k in keep}
+    provider = ContextProvider(recipe.env, recipe.eval_split, context, recipe.env_kwargs) if context else None
+    try:
+        with torch.no_grad():
+            result = evaluate(
+                policy,
+                resolve_env_id(recipe.env),
+                split=recipe.eval_split,
+                num_tasks=tasks,
+                seed=seed,
+                max_turns=QUICK_EVAL_TURNS if quick else recipe.eval_max_turns,
+                max_new_tokens=24 if quick else recipe.eval_max_response_tokens,
+                max_prompt_tokens=int(recipe.rl.get("max_prompt_tokens", 4096)),
+                skills=provider,
+                env_kwargs=recipe.env_kwargs,
+                engine=engine,
+            )
+    finally:
+        if provider is not None:
+            provider.close()
+    out = {k: result[k] for k in ("success", "score", "invalid_rate", "turns", "episodes")}
+    out["by_type"] = {k.split("/", 1)[1]: v for k, v in result.items() if k.startswith("success/")}
+    if context:
+        out["context"] = context
+    return out
 
 
 def _train_sft(recipe: Recipe, work: Path, quick: bool, threads: int) -> Path:
