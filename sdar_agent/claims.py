@@ -405,17 +405,28 @@ def gate_telemetry(run_dirs: Sequence[Path]) -> dict[str, Any]:
     }
 
 
+def finished_runs(work: Path, arm: str) -> list[Path]:
+    """The run directories of ``arm`` whose training finished (a run still training is left out of the curves)."""
+    return [d for d in sorted((work / "rl" / arm).glob("seed*")) if (d / "model" / "config.json").is_file()]
+
+
 def env_report(env: str, run: dict[str, Any], work: Path, arms: Sequence[Arm]) -> dict[str, Any]:
     """Summaries per row, the paired difference to GRPO per arm, every claim's verdict and the gate telemetry."""
     recipe = claims_recipe(env)
     metric, values = recipe.metric, run["values"]
     rows = {row: summarise_values([per[s][metric] for s in sorted(per)], metric) for row, per in values.items()}
     vs_grpo = {a.name: paired(values, a.name, "grpo", metric) for a in arms if a.name != "grpo"}
+    vs_sft = {a.name: paired(values, a.name, "sft", metric) for a in arms}
+    by_type = {
+        row: {t: statistics.fmean(per[s]["by_type"][t] for s in per) for t in next(iter(per.values()))["by_type"]}
+        for row, per in values.items()
+        if all(per[s].get("by_type") for s in per)
+    }
     claims = {}
     for claim in CLAIMS:
         diff = paired(values, claim.treatment, claim.control, metric)
         claims[claim.key] = {"text": claim.text, "diff": diff, "verdict": decide(diff), "paper": claim.paper}
-    gates = gate_telemetry(sorted((work / "rl" / "sdar").glob("seed*")))
+    gates = gate_telemetry(finished_runs(work, "sdar"))
     if gates:
         verdict, below, rise = decide_gate_rise(gates["active_first"], gates["active_last"])
         claims["gate-rises"] = {
@@ -424,7 +435,15 @@ def env_report(env: str, run: dict[str, Any], work: Path, arms: Sequence[Arm]) -
             "verdict": verdict,
             "paper": "starts below 0.5, rises",
         }
-    return {"metric": metric, "rows": rows, "vs_grpo": vs_grpo, "claims": claims, "gates": gates}
+    return {
+        "metric": metric,
+        "rows": rows,
+        "vs_sft": vs_sft,
+        "vs_grpo": vs_grpo,
+        "by_type": by_type,
+        "claims": claims,
+        "gates": gates,
+    }
 
 
 # ---- report ----------------------------------------------------------------------------------------------------
@@ -449,11 +468,11 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
         f"turns repeated with the env's informative privileged context in front (context_fraction {CONTEXT_FRACTION}).",
         "Every arm and seed runs the env's RL recipe budget (the same steps, tasks x group and lr). Cells: mean [95%",
         "Student-t interval over seeds] in percent on the held-out split, evaluated without any context unless the",
-        "row says so. `vs GRPO` is the paired per-seed difference (same evaluation seed).",
+        "row says so. `vs SFT` and `vs GRPO` are paired per-seed differences (same evaluation seed).",
         "",
     ]
-    header = "| row | " + " | ".join(f"{e} {report['envs'][e]['metric']} | vs GRPO" for e in envs) + " |"
-    lines += ["## Main table", "", header, "|---|" + "---|---|" * len(envs)]
+    header = "| row | " + " | ".join(f"{e} {report['envs'][e]['metric']} | vs SFT | vs GRPO" for e in envs) + " |"
+    lines += ["## Main table", "", header, "|---|" + "---|---|---|" * len(envs)]
     names = list(WARM_ROWS) + [r for a in report["arms"] for r in (a, f"{a}+context")]
     labels = {**{r: r for r in WARM_ROWS}, **{a.name: a.label for a in ARMS}}
     labels.update({f"{a.name}+context": f"{a.label}, evaluated with context" for a in ARMS})
@@ -465,9 +484,19 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
         cells = []
         for entry in entries:
             cells.append(_pct(entry["rows"].get(row)))
-            diff = entry["vs_grpo"].get(row)
-            cells.append(_pct(diff, signed=True) if diff else "")
+            for key in ("vs_sft", "vs_grpo"):
+                diff = entry[key].get(row)
+                cells.append(_pct(diff, signed=True) if diff else "")
         lines.append(f"| {labels.get(row, row)} | " + " | ".join(cells) + " |")
+    for env in envs:
+        by_type = report["envs"][env].get("by_type") or {}
+        types = sorted({t for per in by_type.values() for t in per})
+        if types:
+            lines += ["", f"{env} success by task type (mean over the row's seeds, percent):", ""]
+            lines += ["| row | " + " | ".join(types) + " |", "|---|" + "---|" * len(types)]
+            for row in (r for r in names if r in by_type):
+                shown = " | ".join(f"{100 * by_type[row][t]:.1f}" if t in by_type[row] else "" for t in types)
+                lines.append(f"| {labels.get(row, row)} | {shown} |")
     lines += ["", "## Claims", "", "| claim | env | paired difference | verdict | paper |", "|---|---|---|---|---|"]
     for env in envs:
         for claim in report["envs"][env]["claims"].values():
@@ -524,7 +553,7 @@ def write_figures(out: Path, work: Path, envs: Sequence[str], arms: Sequence[Arm
     for column, env in enumerate(envs):
         ax = axes[0][column]
         for arm in arms:
-            runs = [read_metrics(d) for d in sorted((work / env / "rl" / arm.name).glob("seed*"))]
+            runs = [read_metrics(d) for d in finished_runs(work / env, arm.name)]
             runs = [r for r in runs if r]
             if runs:
                 steps = min(len(r) for r in runs)
@@ -543,7 +572,7 @@ def write_figures(out: Path, work: Path, envs: Sequence[str], arms: Sequence[Arm
     panels += (("sdar/teacher_gap_mean", "gap log pi_T - log pi_theta"),)
     for row, env in enumerate(envs):
         for arm in arms:
-            gates = gate_telemetry(sorted((work / env / "rl" / arm.name).glob("seed*")))
+            gates = gate_telemetry(finished_runs(work / env, arm.name))
             if not gates:
                 continue
             for column, (key, title) in enumerate(panels):

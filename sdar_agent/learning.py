@@ -285,7 +285,7 @@ def _evaluate_model(
         if provider is not None:
             provider.close()
     out = {k: result[k] for k in ("success", "score", "invalid_rate", "turns", "episodes")}
-    out["by_type"] = {k.split("/", 1)[1]: v for k, v in result.items() if k.startswith("success/")}
+    out["by_type"] = dict(result.get("success_by_type") or {})
     if context:
         out["context"] = context
     return out

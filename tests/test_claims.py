@@ -111,6 +111,8 @@ def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_
         assert entry["rows"][row]["seeds"] == 2, row
     assert entry["rows"]["skill_grpo+context"]["seeds"] == 2
     assert entry["vs_grpo"]["sdar"]["seeds"] == 2 and len(entry["vs_grpo"]["sdar"]["diffs"]) == 2
+    assert entry["vs_sft"]["grpo"]["seeds"] == 2
+    assert entry["by_type"]["sft"] and all(0 <= v <= 1 for v in entry["by_type"]["sdar"].values())
     assert entry["claims"]["sdar>grpo"]["verdict"] in ("supported", "refuted", "inconclusive")
     assert entry["claims"]["naive-unstable"]["verdict"] == "not run"
     assert entry["gates"]["seeds"] == 2 and entry["claims"]["gate-rises"]["diff"]["seeds"] == 2
@@ -120,6 +122,7 @@ def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_
     text = (tmp_path / "claims.md").read_text()
     assert text.startswith("# The paper's claims") and "| SDAR beats GRPO | alfworld |" in text
     assert "What this scale cannot say" in text
+    assert "success by task type" in text and "| vs SFT | vs GRPO |" in text
     assert (tmp_path / "claims_curves.png").is_file() and (tmp_path / "claims_gates.png").is_file()
     cells = sorted((tmp_path / "w" / "quick" / "alfworld" / "cells").glob("*.json"))
     stamps = [c.stat().st_mtime_ns for c in cells]
