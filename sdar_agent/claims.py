@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sdar_agent.config import ENGINES
-from sdar_agent.learning import QUICK_EVAL_TASKS, QUICK_RL, RECIPES, Recipe, summarise_values
+from sdar_agent.learning import QUICK_EVAL_TASKS, RECIPES, Recipe, rl_values, summarise_values, train_run
 from sdar_agent.learning import _cell as cached_cell
 
 __all__ = [
@@ -247,32 +247,15 @@ def _train_sft(recipe: Recipe, work: Path, quick: bool, threads: int) -> Path:
 
 def rl_settings(recipe: Recipe, arm: Arm, quick: bool) -> dict[str, Any]:
     """The :class:`~sdar_agent.config.TrainConfig` fields of ``arm`` (the budget is the env's, the same for all)."""
-    values = dict(recipe.rl)
-    if quick:
-        values.update(QUICK_RL)
-    values.update(arm.overrides)
-    values.update({"env": recipe.env, "env_kwargs": recipe.env_kwargs, "method": arm.method})
-    return values
+    return {**rl_values(recipe, arm.method, quick), **arm.overrides}
 
 
 def _train_arm(
     recipe: Recipe, arm: Arm, seed: int, start: Path, work: Path, quick: bool, threads: int, engine: str = "auto"
 ) -> Path:
-    from sdar_agent.config import TrainConfig
-    from sdar_agent.trainer import Trainer
-
-    out = work / "rl" / arm.name / f"seed{seed}"
-    if not (out / "model" / "config.json").is_file():
-        values = rl_settings(recipe, arm, quick)
-        values.update({"model": str(start), "seed": seed, "output_dir": str(out), "torch_threads": threads})
-        values.update({"progress": not quick, "resume": any((out / "checkpoints").glob("step_*"))})
-        values["rollout_engine"] = engine
-        trainer = Trainer(TrainConfig(**values))
-        try:
-            trainer.fit()
-        finally:
-            trainer.close()
-    return out / "model"
+    values = {**rl_settings(recipe, arm, quick), "model": str(start), "seed": seed, "torch_threads": threads}
+    values.update({"progress": not quick, "rollout_engine": engine})
+    return train_run(values, work / "rl" / arm.name / f"seed{seed}")
 
 
 def run_env(
@@ -476,7 +459,10 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
     names = list(WARM_ROWS) + [r for a in report["arms"] for r in (a, f"{a}+context")]
     labels = {**{r: r for r in WARM_ROWS}, **{a.name: a.label for a in ARMS}}
     labels.update({f"{a.name}+context": f"{a.label}, evaluated with context" for a in ARMS})
-    labels.update({"sft": "SFT warm start (student)", "sft+context": "SFT + informative context (teacher's view)"})
+    labels["sft"] = "SFT warm start (student)"
+    labels["sft+context"] = "SFT + informative context (teacher's view)"
+    labels["sft+context-random"] = "SFT + random context (another task's)"
+    labels["sft+context-adversarial"] = "SFT + adversarial context (a plausible wrong one)"
     for row in names:
         entries = [report["envs"][e] for e in envs]
         if not any(row in entry["rows"] for entry in entries) and row.endswith("+context"):

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RECIPES", "Recipe", "build_parser", "main", "run_env", "summarise_values"]
+__all__ = ["RECIPES", "Recipe", "build_parser", "main", "rl_values", "run_env", "summarise_values", "train_run"]
 
 
 @dataclass(frozen=True)
@@ -309,33 +309,34 @@ def _train_sft(recipe: Recipe, work: Path, quick: bool, threads: int) -> Path:
     return out / "model"
 
 
-def _train_rl(recipe: Recipe, method: str, seed: int, start: Path, work: Path, quick: bool, threads: int) -> Path:
-    from sdar_agent.config import TrainConfig
-    from sdar_agent.trainer import Trainer
-
-    out = work / f"sft+{method}" / f"seed{seed}"
+def rl_values(recipe: Recipe, method: str, quick: bool = False) -> dict[str, Any]:
+    """The :class:`~sdar_agent.config.TrainConfig` fields of an RL run of ``method`` with the recipe's budget."""
     values = dict(recipe.rl)
     if quick:
         values.update(QUICK_RL)
-    values.update(
-        {
-            "env": recipe.env,
-            "env_kwargs": recipe.env_kwargs,
-            "method": method,
-            "model": str(start),
-            "seed": seed,
-            "output_dir": str(out),
-            "torch_threads": threads,
-        }
-    )
+    values.update({"env": recipe.env, "env_kwargs": recipe.env_kwargs, "method": method})
+    return values
+
+
+def train_run(values: dict[str, Any], out: Path) -> Path:
+    """Train the RL run ``values`` into ``out`` unless its model exists (resuming from its newest checkpoint);
+    returns the model directory."""
+    from sdar_agent.config import TrainConfig
+    from sdar_agent.trainer import Trainer
+
     if not (out / "model" / "config.json").is_file():
-        values["resume"] = any((out / "checkpoints").glob("step_*"))
+        values = {**values, "output_dir": str(out), "resume": any((out / "checkpoints").glob("step_*"))}
         trainer = Trainer(TrainConfig(**values))
         try:
             trainer.fit()
         finally:
             trainer.close()
     return out / "model"
+
+
+def _train_rl(recipe: Recipe, method: str, seed: int, start: Path, work: Path, quick: bool, threads: int) -> Path:
+    values = {**rl_values(recipe, method, quick), "model": str(start), "seed": seed, "torch_threads": threads}
+    return train_run(values, work / f"sft+{method}" / f"seed{seed}")
 
 
 def _run_seconds(run_dir: Path) -> float:
