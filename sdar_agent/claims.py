@@ -13,9 +13,12 @@ comparison first), seeds interleaved within a tier, so a partial run already hol
 
 Each claim of the paper (:data:`CLAIMS`) is decided by a paired per-seed difference (the same evaluation seed on
 both sides) with a Student-t 95% interval over seeds: ``supported`` when the interval lies above 0, ``refuted`` when
-it lies below, ``inconclusive`` when it holds 0 (or fewer than 2 seeds exist). Every cell is cached under ``--work``
-(runs resume from their checkpoints); several processes may work on one ``--work`` at once (a cell being computed
-is locked), and ``--summarize-only`` writes the report of what exists, listing what is missing.
+it lies below, ``inconclusive`` when it holds 0 (or fewer than 2 seeds exist). Every finished cell is a JSON file
+under ``--cells`` (:data:`CELLS`, committed, so a fresh clone resumes from them; an arm's cell keeps its run's
+per-step records, from which the curves and gate telemetry are drawn); runs resume from their checkpoints under
+``--work``. Several processes may work at once (a cell being computed is locked), and ``--summarize-only`` writes
+the report of what exists, listing what is missing. The warm start is shipped where an env has one
+(:data:`sdar_agent.warm_start.CONTEXT_WARM_STARTS`), else trained into ``--work``.
 
 Writes ``OUT.json``, ``OUT.md`` (main table, claims with verdicts, telemetry, commands, machine and load),
 ``OUT_curves.png`` (rollout success per step) and ``OUT_gates.png`` (gate mean, active share and gap per step, gap by
@@ -37,26 +40,41 @@ from pathlib import Path
 from typing import Any
 
 from sdar_agent.config import ENGINES
-from sdar_agent.learning import QUICK_EVAL_TASKS, RECIPES, Recipe, rl_values, summarise_values, train_run
+from sdar_agent.learning import (
+    QUICK_EVAL_TASKS,
+    RECIPES,
+    Recipe,
+    rl_values,
+    run_records,
+    summarise_values,
+    train_run,
+)
 from sdar_agent.learning import _cell as cached_cell
 
 __all__ = [
     "ARMS",
+    "CELLS",
     "CLAIMS",
     "CONTEXT_FRACTION",
     "TIERS",
     "Arm",
     "Claim",
+    "active_shares",
+    "arm_records",
     "build_parser",
     "cell_lock",
     "decide",
     "decide_gate_rise",
+    "env_report",
     "gate_telemetry",
     "main",
 ]
 
 #: Share of demonstration turns the claims warm start sees a second time with the informative context in front.
 CONTEXT_FRACTION = 0.5
+
+#: Where full runs keep their finished cells (committed: a later session resumes from them, whatever its checkout).
+CELLS = "benchmarks/results/claims_cells"
 
 #: The teacher's privileged text in every teacher arm unless the arm says otherwise: the env's task context.
 _REFERENCE = {"teacher_context": "reference", "context_quality": "informative"}
@@ -118,13 +136,14 @@ ARMS: tuple[Arm, ...] = (
 ARM_BY_NAME = {arm.name: arm for arm in ARMS}
 TIERS = sorted({arm.tier for arm in ARMS})
 
-#: Evaluations of the warm start: without context (the student) and with each context quality (the teacher's view),
-#: with the tier before whose arms they are computed (the random and wrong contexts matter to the tier-2 claims).
-WARM_ROWS: dict[str, tuple[str | None, int]] = {
-    "sft": (None, 1),
-    "sft+context": ("informative", 1),
-    "sft+context-random": ("random", 2),
-    "sft+context-adversarial": ("adversarial", 2),
+#: Evaluations of the warm start: without context (the student) and with each context quality (the teacher's view).
+#: The first two are always computed, before any arm; a random- or wrong-context row only with an arm whose teacher
+#: reads that quality, before the first such arm.
+WARM_ROWS: dict[str, str | None] = {
+    "sft": None,
+    "sft+context": "informative",
+    "sft+context-random": "random",
+    "sft+context-adversarial": "adversarial",
 }
 
 
@@ -234,9 +253,15 @@ def _evaluate(
 
 
 def _train_sft(recipe: Recipe, work: Path, quick: bool, threads: int) -> Path:
-    """The warm start (learning's SFT stage; ``--quick`` keeps the context samples on its tiny model)."""
+    """The warm start: the shipped context-reading checkpoint of the env (:data:`CONTEXT_WARM_STARTS`) when there is
+    one, else learning's SFT stage trained into ``work/sft`` (``--quick`` keeps the context samples on its tiny
+    model)."""
     from sdar_agent.learning import _train_sft as train
+    from sdar_agent.warm_start import shipped_dir
 
+    shipped = None if quick else shipped_dir(recipe.env, context=True)
+    if shipped is not None:
+        return shipped
     if (work / "sft" / "model" / "config.json").is_file():
         return work / "sft" / "model"
     with cell_lock(work / "sft" / "model") as mine:
@@ -264,6 +289,7 @@ def run_env(
     *,
     seeds: Sequence[int],
     arms: Sequence[Arm],
+    cells: Path | None = None,
     quick: bool = False,
     threads: int = 0,
     cached_only: bool = False,
@@ -272,15 +298,17 @@ def run_env(
     """Compute (or, with ``cached_only``, read) every cell of ``env``; returns ``{"values", "pending", "tasks"}``.
 
     ``values[row][seed]`` holds the evaluation of a warm-start row (:data:`WARM_ROWS`) or arm (``<arm>`` without
-    context, ``<arm>+context`` with it). ``pending`` lists the missing cells (computed by another process, or not
-    yet)."""
+    context, ``<arm>+context`` with it; an arm's cell also keeps its run's per-step ``records``). Cells are JSON files
+    in ``cells`` (default ``work/cells``), runs and the trained warm start live in ``work``. ``pending`` lists the
+    missing cells (computed by another process, or not yet)."""
+    cells = work / "cells" if cells is None else cells
     recipe = claims_recipe(env)
     tasks = QUICK_EVAL_TASKS if quick else recipe.eval_tasks
     values: dict[str, dict[int, dict[str, Any]]] = {}
     pending: list[str] = []
 
     def cell(row: str, seed: int, compute) -> None:
-        path = work / "cells" / f"{row}-seed{seed}.json"
+        path = cells / f"{row}-seed{seed}.json"
         if path.is_file():
             values.setdefault(row, {})[seed] = json.loads(path.read_text())
             return
@@ -296,10 +324,13 @@ def run_env(
     start = work / "sft" / "model"
     if not cached_only:
         start = _train_sft(recipe, work, quick, threads)
-    tiers = sorted({arm.tier for arm in arms})
-    for tier in sorted({*tiers, *(t for _, t in WARM_ROWS.values() if t <= max(tiers))}):
-        for row, (quality, row_tier) in WARM_ROWS.items():
-            if row_tier == tier:
+    wanted, evaluated = {None, "informative"}, set()
+    for tier in sorted({arm.tier for arm in arms}):
+        teachers = [a for a in arms if a.tier == tier and "teacher_context" in a.overrides]
+        wanted |= {a.overrides.get("context_quality") for a in teachers}
+        for row, quality in WARM_ROWS.items():
+            if quality in wanted and row not in evaluated:
+                evaluated.add(row)
                 for s in seeds:
                     cell(row, s, lambda s=s, q=quality: _evaluate(recipe, start, s, tasks, quick, q, engine))
         for s in seeds:
@@ -309,6 +340,7 @@ def run_env(
                     model = _train_arm(recipe, arm, s, start, work, quick, threads, engine)
                     out = _evaluate(recipe, model, s, tasks, quick, quality, engine)
                     out["settings"] = rl_settings(recipe, arm, quick)
+                    out["records"] = run_records(model.parent)
                     return out
 
                 cell(arm.name, s, compute)
@@ -355,45 +387,64 @@ def decide_gate_rise(first: Sequence[float], last: Sequence[float]) -> tuple[str
     return ("supported" if parts == ("supported", "supported") else "inconclusive"), below, rise
 
 
-def gate_telemetry(run_dirs: Sequence[Path]) -> dict[str, Any]:
-    """Per-step means over seeds of the SDAR gate metrics, each seed's first and last active share, and the
-    token-weighted gap by turn over all steps."""
-    from sdar_agent.plot import read_metrics
-
+def gate_telemetry(per_seed: Sequence[Sequence[dict[str, Any]]]) -> dict[str, Any]:
+    """Per-step means over seeds of the SDAR gate metrics (each seed's run records, as its cell keeps them), each
+    seed's first and last active share, and the token-weighted gap by turn and by relative position over all
+    steps."""
     keys = ("sdar/gate_mean", "sdar/gate_active_ratio", "sdar/teacher_gap_mean", "success")
-    per_seed = [read_metrics(d) for d in run_dirs if (d / "metrics.jsonl").is_file()]
-    per_seed = [r for r in per_seed if r and "sdar/gate_mean" in r[0]]
-    if not per_seed:
+    runs = [r for r in per_seed if r and "sdar/gate_mean" in r[0]]
+    if not runs:
         return {}
-    steps = min(len(r) for r in per_seed)
-    curves = {k: [statistics.fmean(r[i][k] for r in per_seed) for i in range(steps)] for k in keys}
-    first = [r[0]["sdar/gate_active_ratio"] for r in per_seed]
-    last = [r[steps - 1]["sdar/gate_active_ratio"] for r in per_seed]
-    gap: dict[int, list[float]] = {}
-    for records in per_seed:
+    steps = min(len(r) for r in runs)
+    curves = {k: [statistics.fmean(r[i][k] for r in runs) for i in range(steps)] for k in keys}
+    first = [r[0]["sdar/gate_active_ratio"] for r in runs]
+    last = [r[steps - 1]["sdar/gate_active_ratio"] for r in runs]
+    buckets: dict[str, dict[int, list[float]]] = {"turn": {}, "position": {}}
+    for records in runs:
         for record in records:
-            gaps, counts = record.get("sdar/gap_by_turn") or [], record.get("sdar/tokens_by_turn") or []
-            for turn, (g, n) in enumerate(zip(gaps, counts, strict=False)):
-                if g is not None and n:
-                    total = gap.setdefault(turn, [0.0, 0.0])
-                    total[0] += g * n
-                    total[1] += n
+            for kind, total in buckets.items():
+                gaps = record.get(f"sdar/gap_by_{kind}") or []
+                counts = record.get(f"sdar/tokens_by_{kind}") or []
+                for index, (g, n) in enumerate(zip(gaps, counts, strict=False)):
+                    if g is not None and n:
+                        bucket = total.setdefault(index, [0.0, 0.0])
+                        bucket[0] += g * n
+                        bucket[1] += n
+    by = {kind: {i: s / n for i, (s, n) in sorted(total.items()) if n} for kind, total in buckets.items()}
     return {
-        "seeds": len(per_seed),
+        "seeds": len(runs),
         "steps": steps,
         "curves": curves,
         "active_first": first,
         "active_last": last,
-        "gap_by_turn": {t: s / n for t, (s, n) in sorted(gap.items()) if n},
+        "gap_by_turn": by["turn"],
+        "gap_by_position": by["position"],
     }
 
 
-def finished_runs(work: Path, arm: str) -> list[Path]:
-    """The run directories of ``arm`` whose training finished (a run still training is left out of the curves)."""
-    return [d for d in sorted((work / "rl" / arm).glob("seed*")) if (d / "model" / "config.json").is_file()]
+def arm_records(values: dict[str, dict[int, dict[str, Any]]], arm: str) -> list[list[dict[str, Any]]]:
+    """The run records of every seed of ``arm`` whose cell keeps them (cells restored from an earlier report do
+    not)."""
+    return [cell["records"] for _, cell in sorted(values.get(arm, {}).items()) if cell.get("records")]
 
 
-def env_report(env: str, run: dict[str, Any], work: Path, arms: Sequence[Arm]) -> dict[str, Any]:
+def active_shares(values: dict[str, dict[int, dict[str, Any]]], arm: str) -> tuple[list[float], list[float]]:
+    """Each seed's first- and last-step active share (g > 0.5) of ``arm``: from its run records, or, for a cell
+    restored from an earlier report, the two shares that report kept."""
+    first: list[float] = []
+    last: list[float] = []
+    for _, cell in sorted(values.get(arm, {}).items()):
+        records = [r for r in cell.get("records") or [] if "sdar/gate_active_ratio" in r]
+        if records:
+            first.append(records[0]["sdar/gate_active_ratio"])
+            last.append(records[-1]["sdar/gate_active_ratio"])
+        elif "gate_active" in cell:
+            first.append(cell["gate_active"]["first"])
+            last.append(cell["gate_active"]["last"])
+    return first, last
+
+
+def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, Any]:
     """Summaries per row, the paired difference to GRPO per arm, every claim's verdict and the gate telemetry."""
     recipe = claims_recipe(env)
     metric, values = recipe.metric, run["values"]
@@ -409,15 +460,17 @@ def env_report(env: str, run: dict[str, Any], work: Path, arms: Sequence[Arm]) -
     for claim in CLAIMS:
         diff = paired(values, claim.treatment, claim.control, metric)
         claims[claim.key] = {"text": claim.text, "diff": diff, "verdict": decide(diff), "paper": claim.paper}
-    gates = gate_telemetry(finished_runs(work, "sdar"))
-    if gates:
-        verdict, below, rise = decide_gate_rise(gates["active_first"], gates["active_last"])
+    gates = gate_telemetry(arm_records(values, "sdar"))
+    first, last = active_shares(values, "sdar")
+    if first:
+        verdict, below, rise = decide_gate_rise(first, last)
         claims["gate-rises"] = {
             "text": "The share of active gates (g > 0.5) starts below 0.5 and rises (SDAR runs, first vs last step)",
-            "diff": {**rise, "first": gates["active_first"], "last": gates["active_last"], "below_half": below},
+            "diff": {**rise, "first": first, "last": last, "below_half": below},
             "verdict": verdict,
             "paper": "starts below 0.5, rises",
         }
+    restored = sorted(f"{row} seed {s}" for row, per in values.items() for s, c in per.items() if c.get("restored"))
     return {
         "metric": metric,
         "rows": rows,
@@ -426,6 +479,7 @@ def env_report(env: str, run: dict[str, Any], work: Path, arms: Sequence[Arm]) -
         "by_type": by_type,
         "claims": claims,
         "gates": gates,
+        "restored": restored,
     }
 
 
@@ -503,9 +557,19 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
             first = ", ".join(f"{a:.2f}" for a in gates["active_first"])
             last = ", ".join(f"{a:.2f}" for a in gates["active_last"])
             turns = ", ".join(f"{t}: {g:+.2f}" for t, g in list(gates["gap_by_turn"].items())[:10])
+            positions = ", ".join(f"{p}: {g:+.2f}" for p, g in gates.get("gap_by_position", {}).items())
             lines += [
                 f"Gate telemetry, {env} SDAR ({gates['seeds']} seeds, {gates['steps']} steps): active share first step",
-                f"{first}; last step {last}. Mean gap log pi_T - log pi_theta by turn (all steps): {turns}.",
+                f"{first}; last step {last}. Mean gap log pi_T - log pi_theta by turn (all steps): {turns}; by",
+                f"relative position in the reply (bucket: gap): {positions}.",
+                "",
+            ]
+        restored = report["envs"][env].get("restored")
+        if restored:
+            lines += [
+                f"Restored cells on {env}: {', '.join(restored)}. Their held-out evaluations (and the SDAR seeds'",
+                "first- and last-step active shares) were carried over from the report of the run that computed them;",
+                "their per-step run records were not kept then, so the curves and the gate telemetry leave them out.",
                 "",
             ]
         if report["envs"][env].get("pending"):
@@ -525,22 +589,21 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
     return "\n".join(lines) + "\n"
 
 
-def write_figures(out: Path, work: Path, envs: Sequence[str], arms: Sequence[Arm]) -> None:
+def write_figures(out: Path, values: dict[str, dict[str, dict[int, dict]]], arms: Sequence[Arm]) -> None:
     """``OUT_curves.png``: rollout success per step (mean over seeds) per arm and env; ``OUT_gates.png``: the SDAR
-    runs' gate mean, active share and gap per step, and the gap by turn."""
+    runs' gate mean, active share and gap per step, and the gap by turn. ``values`` are the cells per env; only
+    cells that keep their run records are drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sdar_agent.plot import read_metrics
-
+    envs = list(values)
     figure, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.8), squeeze=False)
     for column, env in enumerate(envs):
         ax = axes[0][column]
         for arm in arms:
-            runs = [read_metrics(d) for d in finished_runs(work / env, arm.name)]
-            runs = [r for r in runs if r]
+            runs = arm_records(values[env], arm.name)
             if runs:
                 steps = min(len(r) for r in runs)
                 curve = [statistics.fmean(r[i]["success"] for r in runs) for i in range(steps)]
@@ -558,7 +621,7 @@ def write_figures(out: Path, work: Path, envs: Sequence[str], arms: Sequence[Arm
     panels += (("sdar/teacher_gap_mean", "gap log pi_T - log pi_theta"),)
     for row, env in enumerate(envs):
         for arm in arms:
-            gates = gate_telemetry(finished_runs(work / env, arm.name))
+            gates = gate_telemetry(arm_records(values[env], arm.name))
             if not gates:
                 continue
             for column, (key, title) in enumerate(panels):
@@ -587,7 +650,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per cell (default %(default)s)")
     parser.add_argument("--arms", nargs="+", choices=list(ARM_BY_NAME), help="arms to run (default: every arm)")
     parser.add_argument("--tiers", nargs="+", type=int, choices=TIERS, help="only the arms of these tiers")
-    parser.add_argument("--work", default="runs/claims", help="cache of runs and cells (resumable, shareable)")
+    parser.add_argument("--work", default="runs/claims", help="runs and checkpoints (resumable, shareable)")
+    parser.add_argument(
+        "--cells",
+        default=None,
+        help=f"the finished cells, one JSON each per env (default {CELLS} for full runs, committed so that later "
+        "runs resume from them; WORK/quick/ENV/cells with --quick)",
+    )
     parser.add_argument("--out", default="benchmarks/results/claims", help="OUT.json, OUT.md, OUT_*.png")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument(
@@ -617,19 +686,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(args.work) / ("quick" if args.quick else "full")
     started = time.perf_counter()
     report: dict[str, Any] = {"envs": {}, "arms": [a.name for a in arms], "quick": args.quick, "settings": {}}
+    values: dict[str, dict[str, dict[int, dict]]] = {}
+    cells = Path(args.cells or CELLS) if args.cells or not args.quick else None
     for env in args.envs:
         run = run_env(
             env,
             work / env,
             seeds=range(args.seeds),
             arms=arms,
+            cells=None if cells is None else cells / env,
             quick=args.quick,
             threads=args.threads,
             cached_only=args.summarize_only,
             engine=args.rollout_engine,
         )
-        entry = env_report(env, run, work / env, arms)
+        entry = env_report(env, run, arms)
         entry["pending"], entry["tasks"] = run["pending"], run["tasks"]
+        values[env] = run["values"]
         report["envs"][env] = entry
         report["settings"][env] = {
             "recipe": asdict(claims_recipe(env)),
@@ -643,6 +716,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = ("python benchmarks/bench_claims.py " + " ".join(given)).strip()
     out.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     out.with_suffix(".md").write_text(render_markdown(report, command, machine_description(), load_average()))
-    write_figures(out, work, args.envs, arms)
+    write_figures(out, values, arms)
     print(out.with_suffix(".md").read_text())
     return 0

@@ -29,7 +29,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RECIPES", "Recipe", "build_parser", "main", "rl_values", "run_env", "summarise_values", "train_run"]
+__all__ = [
+    "CELLS",
+    "RECIPES",
+    "Recipe",
+    "build_parser",
+    "main",
+    "rl_values",
+    "run_env",
+    "run_records",
+    "summarise_values",
+    "train_run",
+]
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,9 @@ QUICK_RL = {
     "save_every": 1,
 }
 QUICK_EVAL_TASKS = 3
+
+#: Where full runs keep their finished cells (committed: a later session resumes from them, whatever its checkout).
+CELLS = "benchmarks/results/learning_cells"
 QUICK_EVAL_TURNS = 4
 
 
@@ -339,12 +353,22 @@ def _train_rl(recipe: Recipe, method: str, seed: int, start: Path, work: Path, q
     return train_run(values, work / f"sft+{method}" / f"seed{seed}")
 
 
-def _run_seconds(run_dir: Path) -> float:
+def run_records(run_dir: Path) -> list[dict[str, Any]]:
+    """The per-step records of a finished run as a cell keeps them: every number and every list of numbers (curves,
+    step times, the per-turn gate buckets), without the sampled texts."""
+    from sdar_agent.plot import read_metrics
+
+    def kept(value: Any) -> bool:
+        if isinstance(value, bool | int | float) or value is None:
+            return True
+        return isinstance(value, list) and all(v is None or isinstance(v, int | float) for v in value)
+
+    return [{k: v for k, v in r.items() if kept(v)} for r in read_metrics(run_dir)]
+
+
+def _records_seconds(records: Sequence[dict[str, Any]]) -> float:
     """Training wall-clock of a run: the sum of its steps' ``time/step`` (resumed runs included)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return 0.0
-    return sum(json.loads(line).get("time/step", 0.0) for line in path.read_text().splitlines() if line.strip())
+    return sum(r.get("time/step", 0.0) for r in records)
 
 
 def run_env(
@@ -353,21 +377,26 @@ def run_env(
     *,
     seeds: Sequence[int],
     methods: Sequence[str] = ("grpo",),
+    cells: Path | None = None,
     quick: bool = False,
     threads: int = 0,
     cached_only: bool = False,
 ) -> dict[str, Any]:
-    """Every stage of one env (cached cells under ``work``); returns per-agent per-seed values and stage times.
+    """Every stage of one env; returns per-agent per-seed values and stage times.
 
-    With ``cached_only`` nothing is trained or evaluated: the cells computed so far are read, and ``pending`` lists
-    the ``(agent, seed)`` cells still missing (the report of an unfinished, resumable benchmark).
+    Each finished stage is a JSON cell in ``cells`` (default ``work/cells``): an evaluation per agent and seed (an
+    RL agent's cell also keeps its run's per-step ``records``) and ``sft-training.json`` (the SFT run's records);
+    models and checkpoints live in ``work``. A finished cell is never recomputed, whether or not ``work`` still
+    holds its run. With ``cached_only`` nothing is trained or evaluated: the cells computed so far are read, and
+    ``pending`` lists the ``(agent, seed)`` cells still missing (the report of an unfinished, resumable benchmark).
     """
+    cells = work / "cells" if cells is None else cells
     tasks = QUICK_EVAL_TASKS if quick else recipe.eval_tasks
     values: dict[str, dict[int, dict[str, Any]]] = {}
     pending: list[tuple[str, int]] = []
 
     def cell(agent: str, seed: int, compute) -> None:
-        path = work / "cells" / f"{agent}-seed{seed}.json"
+        path = cells / f"{agent}-seed{seed}.json"
         if cached_only and not path.is_file():
             pending.append((agent, seed))
         else:
@@ -376,25 +405,35 @@ def run_env(
     for kind in ("random", "expert"):
         for s in seeds:
             cell(kind, s, lambda k=kind, s=s: _scripted(recipe, k, s, tasks))
-    sft_model = work / "sft" / "model" if cached_only else _train_sft(recipe, work, quick, threads)
+    sft_model = work / "sft" / "model"
+    agents = ["sft", *(f"sft+{m}" for m in methods)]
+    needed = any(not (cells / f"{a}-seed{s}.json").is_file() for a in agents for s in seeds)
+    if needed and not cached_only:
+        sft_model = _train_sft(recipe, work, quick, threads)
+        _cell(cells / "sft-training.json", lambda: {"records": run_records(work / "sft")})
     for s in seeds:
         cell("sft", s, lambda s=s: _evaluate_model(recipe, sft_model, s, tasks, quick))
-    timings = {"sft": _run_seconds(work / "sft")}
+    training = cells / "sft-training.json"
+    sft_records = json.loads(training.read_text())["records"] if training.is_file() else []
+    timings = {"sft": _records_seconds(sft_records)}
     for method in methods:
         agent = f"sft+{method}"
         for s in seeds:
-            if cached_only:
-                cell(agent, s, lambda: {})
-                continue
-            model = _train_rl(recipe, method, s, sft_model, work, quick, threads)
-            cell(agent, s, lambda m=model, s=s: _evaluate_model(recipe, m, s, tasks, quick))
-        runs = [work / agent / f"seed{s}" for s in seeds if (work / agent / f"seed{s}" / "metrics.jsonl").is_file()]
+
+            def compute(method: str = method, s: int = s) -> dict[str, Any]:
+                model = _train_rl(recipe, method, s, sft_model, work, quick, threads)
+                return {**_evaluate_model(recipe, model, s, tasks, quick), "records": run_records(model.parent)}
+
+            cell(agent, s, compute)
+        runs = [c["records"] for c in values.get(agent, {}).values() if c.get("records")]
         if runs:
-            timings[f"{agent} (per seed)"] = statistics.fmean(_run_seconds(run) for run in runs)
+            timings[f"{agent} (per seed)"] = statistics.fmean(_records_seconds(r) for r in runs)
     timings["evaluation (all cells)"] = sum(
-        cell.get("seconds", 0.0) for per in values.values() for cell in per.values()
+        max(0.0, cell.get("seconds", 0.0) - _records_seconds(cell.get("records", [])))
+        for per in values.values()
+        for cell in per.values()
     )
-    return {"values": values, "timings": timings, "tasks": tasks, "pending": pending}
+    return {"values": values, "timings": timings, "tasks": tasks, "pending": pending, "sft_records": sft_records}
 
 
 def env_result(recipe: Recipe, run: dict[str, Any], methods: Sequence[str]) -> dict[str, Any]:
@@ -467,29 +506,28 @@ def render_markdown(result: dict[str, Any], command: str, machine: str, load: st
     return "\n".join(lines) + "\n"
 
 
-def write_figure(path: Path, work: Path, envs: Sequence[str], methods: Sequence[str]) -> None:
-    """SFT loss and held-out success, and RL success per step, one column per env."""
+def write_figure(path: Path, runs: dict[str, dict[str, Any]], methods: Sequence[str]) -> None:
+    """SFT loss and RL rollout success per step, one column per env (``runs``: :func:`run_env`'s result per env;
+    drawn from the records the cells keep)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sdar_agent.plot import read_metrics
-
+    envs = list(runs)
     figure, axes = plt.subplots(2, len(envs), figsize=(4.5 * len(envs), 6), squeeze=False)
     for column, env in enumerate(envs):
-        root = work / env
-        if (root / "sft" / "metrics.jsonl").is_file():
-            records = read_metrics(root / "sft")
+        records = [r for r in runs[env].get("sft_records", []) if "loss" in r]
+        if records:
             axes[0][column].plot([r["step"] for r in records], [r["loss"] for r in records])
         axes[0][column].set_title(f"{env}: SFT reply loss")
         axes[0][column].set_xlabel("step")
         for method in methods:
-            for run in sorted((root / f"sft+{method}").glob("seed*")):
-                if (run / "metrics.jsonl").is_file():
-                    records = read_metrics(run)
+            for seed, cell in sorted(runs[env]["values"].get(f"sft+{method}", {}).items()):
+                records = [r for r in cell.get("records", []) if "success" in r]
+                if records:
                     axes[1][column].plot(
-                        [r["step"] for r in records], [r["success"] for r in records], label=f"{method} {run.name}"
+                        [r["step"] for r in records], [r["success"] for r in records], label=f"{method} seed{seed}"
                     )
         axes[1][column].set_title(f"{env}: RL rollout success")
         axes[1][column].set_xlabel("step")
@@ -508,7 +546,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--envs", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--seeds", type=int, default=3, help="seeds per cell (default %(default)s)")
     parser.add_argument("--methods", nargs="+", default=["grpo"], help="RL methods from the SFT start")
-    parser.add_argument("--work", default="runs/learning", help="cache of runs and cells (resumable)")
+    parser.add_argument("--work", default="runs/learning", help="models, runs and checkpoints (resumable)")
+    parser.add_argument(
+        "--cells",
+        default=None,
+        help=f"the finished cells, per env (default {CELLS} for full runs, committed so that later runs resume "
+        "from them; WORK/quick/ENV/cells with --quick)",
+    )
     parser.add_argument("--out", default="benchmarks/results/learning", help="OUT.json, OUT.md and OUT.png")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--quick", action="store_true", help="tiny model, a few steps: checks the pipeline (CI)")
@@ -528,14 +572,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("--seeds must be at least 1")
     work = Path(args.work) / ("quick" if args.quick else "full")
     result: dict[str, Any] = {"envs": {}, "quick": args.quick, "recipes": {}}
-    timings, tasks = {}, {}
+    timings, tasks, runs = {}, {}, {}
+    cells = Path(args.cells or CELLS) if args.cells or not args.quick else None
     for env in args.envs:
         recipe = RECIPES[env]
-        run = run_env(
+        run = runs[env] = run_env(
             recipe,
             work / env,
             seeds=range(args.seeds),
             methods=args.methods,
+            cells=None if cells is None else cells / env,
             quick=args.quick,
             threads=args.threads,
             cached_only=args.summarize_only,
@@ -553,6 +599,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.with_suffix(".md").write_text(
         render_markdown(result, command.strip(), machine_description(), load, timings, tasks)
     )
-    write_figure(out.with_suffix(".png"), work, args.envs, args.methods)
+    write_figure(out.with_suffix(".png"), runs, args.methods)
     print(out.with_suffix(".md").read_text())
     return 0

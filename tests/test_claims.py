@@ -13,15 +13,18 @@ from sdar_agent.claims import (
     ARM_BY_NAME,
     ARMS,
     CLAIMS,
+    active_shares,
+    arm_records,
     cell_lock,
     claims_recipe,
     decide,
     decide_gate_rise,
+    env_report,
     gate_telemetry,
     main,
     rl_settings,
 )
-from sdar_agent.learning import RECIPES, summarise_values
+from sdar_agent.learning import RECIPES, run_records, summarise_values
 from sdar_agent.methods import METHODS
 
 
@@ -75,29 +78,82 @@ def test_a_cell_lock_excludes_a_second_holder_and_is_taken_over_from_a_dead_one(
         assert not refused
 
 
-def test_gate_telemetry_averages_seeds_per_step_and_weights_the_gap_by_tokens(tmp_path):
-    for seed, (a0, a1) in enumerate([(0.3, 0.5), (0.4, 0.8)]):
-        run = tmp_path / f"seed{seed}"
-        run.mkdir()
-        records = [
-            {
-                "step": step,
-                "success": 0.1 * step,
-                "sdar/gate_mean": 0.4,
-                "sdar/gate_active_ratio": active,
-                "sdar/teacher_gap_mean": -0.2,
-                "sdar/gap_by_turn": [1.0, None, -1.0],
-                "sdar/tokens_by_turn": [3, 0, 1],
-            }
-            for step, active in ((1, a0), (2, a1))
-        ]
-        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    gates = gate_telemetry(sorted(tmp_path.glob("seed*")))
+def _records(a0: float, a1: float) -> list[dict]:
+    return [
+        {
+            "step": step,
+            "success": 0.1 * step,
+            "sdar/gate_mean": 0.4,
+            "sdar/gate_active_ratio": active,
+            "sdar/teacher_gap_mean": -0.2,
+            "sdar/gap_by_turn": [1.0, None, -1.0],
+            "sdar/tokens_by_turn": [3, 0, 1],
+            "sdar/gap_by_position": [0.5, -0.5],
+            "sdar/tokens_by_position": [1, 3],
+        }
+        for step, active in ((1, a0), (2, a1))
+    ]
+
+
+def test_gate_telemetry_averages_seeds_per_step_and_weights_the_gap_by_tokens():
+    gates = gate_telemetry([_records(0.3, 0.5), _records(0.4, 0.8)])
     assert gates["seeds"] == 2 and gates["steps"] == 2
     assert gates["curves"]["sdar/gate_active_ratio"] == pytest.approx([0.35, 0.65])
     assert gates["active_first"] == [0.3, 0.4] and gates["active_last"] == [0.5, 0.8]
     assert gates["gap_by_turn"] == {0: pytest.approx(1.0), 2: pytest.approx(-1.0)}
-    assert gate_telemetry([tmp_path / "missing"]) == {}
+    assert gates["gap_by_position"] == {0: pytest.approx(0.5), 1: pytest.approx(-0.5)}
+    assert gate_telemetry([]) == {} and gate_telemetry([[{"step": 1, "success": 0.0}]]) == {}  # GRPO runs: none
+
+
+def test_a_cell_keeps_the_numbers_of_its_run_records_and_restored_cells_keep_their_active_shares(tmp_path):
+    record = {"step": 1, "success": 0.5, "sdar/gap_by_turn": [0.1, None], "samples": [{"text": "go"}], "note": "x"}
+    (tmp_path / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+    assert run_records(tmp_path) == [{"step": 1, "success": 0.5, "sdar/gap_by_turn": [0.1, None]}]
+    values = {
+        "sdar": {
+            0: {"success": 0.1, "records": _records(0.3, 0.5)},
+            1: {"success": 0.2, "restored": "claims.json", "gate_active": {"first": 0.6, "last": 0.7}},
+        }
+    }
+    assert arm_records(values, "sdar") == [values["sdar"][0]["records"]]
+    assert active_shares(values, "sdar") == ([0.3, 0.6], [0.5, 0.7])
+    report = env_report("alfworld", {"values": values}, [ARM_BY_NAME["sdar"]])
+    assert report["restored"] == ["sdar seed 1"] and report["gates"]["seeds"] == 1
+    assert report["claims"]["gate-rises"]["diff"]["first"] == [0.3, 0.6]
+
+
+def test_warm_start_rows_of_random_and_wrong_context_come_only_with_an_arm_that_reads_them(tmp_path, monkeypatch):
+    from sdar_agent import claims
+
+    order: list[str] = []
+
+    def evaluate(recipe, model, seed, tasks, quick, quality, engine="auto"):
+        order.append(f"eval {quality} {seed}")
+        return {"success": 0.5, "context": quality}
+
+    def train(recipe, arm, seed, start, work, quick, threads, engine="auto"):
+        order.append(f"train {arm.name} {seed}")
+        return tmp_path / "run" / "model"
+
+    monkeypatch.setattr(claims, "_evaluate", evaluate)
+    monkeypatch.setattr(claims, "_train_arm", train)
+    monkeypatch.setattr(claims, "_train_sft", lambda *a: tmp_path / "sft")
+    monkeypatch.setattr(claims, "run_records", lambda run: [])
+    arms = [ARM_BY_NAME["grpo"], ARM_BY_NAME["sdar"], ARM_BY_NAME["sdar-random"]]
+    run = claims.run_env("alfworld", tmp_path / "w", seeds=[0], arms=arms, cells=tmp_path / "cells")
+    assert sorted(run["values"]) == ["grpo", "sdar", "sdar-random", "sft", "sft+context", "sft+context-random"]
+    assert order == [
+        "eval None 0",
+        "eval informative 0",
+        "train grpo 0",
+        "eval None 0",
+        "train sdar 0",
+        "eval None 0",
+        "eval random 0",  # before the tier-2 arm that reads it
+        "train sdar-random 0",
+        "eval None 0",
+    ]
+    assert (tmp_path / "cells" / "sft+context-random-seed0.json").is_file()
 
 
 def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_ones(tmp_path, capsys):
@@ -107,8 +163,9 @@ def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_
     report = json.loads((tmp_path / "claims.json").read_text())
     entry = report["envs"]["alfworld"]
     assert report["arms"] == ["grpo", "sdar", "skill_grpo"]  # GRPO is always there: every claim pairs against it
-    for row in ("sft", "sft+context", "sft+context-random", "sft+context-adversarial", "grpo", "sdar"):
+    for row in ("sft", "sft+context", "grpo", "sdar"):
         assert entry["rows"][row]["seeds"] == 2, row
+    assert "sft+context-random" not in entry["rows"]  # no arm's teacher reads random context
     assert entry["rows"]["skill_grpo+context"]["seeds"] == 2
     assert entry["vs_grpo"]["sdar"]["seeds"] == 2 and len(entry["vs_grpo"]["sdar"]["diffs"]) == 2
     assert entry["vs_sft"]["grpo"]["seeds"] == 2
@@ -119,6 +176,8 @@ def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_
     assert report["settings"]["alfworld"]["arms"]["sdar"]["teacher_context"] == "reference"
     cell = json.loads((tmp_path / "w" / "quick" / "alfworld" / "cells" / "sft+context-seed0.json").read_text())
     assert cell["context"] == "informative"
+    run = json.loads((tmp_path / "w" / "quick" / "alfworld" / "cells" / "sdar-seed0.json").read_text())
+    assert run["records"] and "sdar/gate_active_ratio" in run["records"][0]  # the telemetry travels with the cell
     text = (tmp_path / "claims.md").read_text()
     assert text.startswith("# The paper's claims") and "| SDAR beats GRPO | alfworld |" in text
     assert "What this scale cannot say" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -37,13 +38,24 @@ def test_quick_benchmark_writes_every_agent_and_the_gain_reuses_its_cells_and_re
     assert entry["expert"]["mean"] == 1.0
     assert set(entry["gain"]["sft+grpo"]) == {"mean", "low", "high", "seeds"}
     assert (tmp_path / "l.md").read_text().startswith("# Learning") and (tmp_path / "l.png").is_file()
-    cells = sorted((tmp_path / "w" / "quick" / "searchqa" / "cells").glob("*.json"))
+    cells = sorted((tmp_path / "w" / "quick" / "searchqa" / "cells").glob("*-seed*.json"))
     assert len(cells) == 8
+    run = json.loads((tmp_path / "w" / "quick" / "searchqa" / "cells" / "sft+grpo-seed0.json").read_text())
+    assert run["records"] and "success" in run["records"][0]  # the curve travels with the cell
+    training = json.loads((tmp_path / "w" / "quick" / "searchqa" / "cells" / "sft-training.json").read_text())
+    assert "loss" in training["records"][0]
     stamps = [c.stat().st_mtime_ns for c in cells]
     capsys.readouterr()
     assert main(args) == 0  # everything cached: nothing is recomputed
     assert [c.stat().st_mtime_ns for c in cells] == stamps
     assert "Wall-clock per stage" in (tmp_path / "l.md").read_text()
+    # the cells alone (committed for full runs) are the results: without the models and runs nothing is retrained
+    moved = [*args[:-4], "--cells", str(tmp_path / "kept"), "--work", str(tmp_path / "w2")]
+    moved += ["--out", str(tmp_path / "k")]
+    shutil.copytree(tmp_path / "w" / "quick" / "searchqa" / "cells", tmp_path / "kept" / "searchqa")
+    assert main(moved) == 0
+    assert not (tmp_path / "w2").exists()
+    assert json.loads((tmp_path / "k.json").read_text())["envs"]["searchqa"] == entry
     # --summarize-only computes nothing: a missing cell is listed as pending, the rest is reported
     missing = tmp_path / "w" / "quick" / "searchqa" / "cells" / "sft+grpo-seed1.json"
     missing.unlink()

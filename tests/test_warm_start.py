@@ -95,3 +95,31 @@ def test_a_missing_shipped_checkpoint_is_rebuilt_with_the_recipe(tmp_path, monke
     assert calls == [("alfworld", tmp_path / "build", False)]
     with pytest.raises(KeyError, match="no learning recipe"):
         warm_start_model("nope", tmp_path / "x")
+
+
+def test_the_claims_warm_start_is_shipped_in_float32_with_its_training_command():
+    from safetensors.torch import load_file
+
+    directory = shipped_dir("alfworld", context=True)
+    assert directory is not None and directory == warm_start.CONTEXT_WARM_STARTS["alfworld"].directory
+    trained = (directory / "TRAINED.md").read_text()
+    for needed in ("bench_claims.py --envs alfworld", "--context-fraction 0.5", "--demo-seed 0", "--dtype float32"):
+        assert needed in trained
+    assert {t.dtype for t in load_file(str(directory / "model.safetensors")).values()} == {torch.float32}
+
+
+def test_the_claims_warm_start_solves_more_held_out_tasks_when_it_reads_the_privileged_context():
+    """The teacher precondition of the claims benchmark on the 24 held-out Pick tasks (seed 0): the shipped
+    context-reading warm start with the env's informative context in its prompt against the same model without."""
+    from dataclasses import replace
+
+    from sdar_agent.claims import claims_recipe
+    from sdar_agent.learning import _evaluate_model
+
+    recipe = claims_recipe("alfworld")
+    recipe = replace(recipe, env_kwargs={"engine": "native", "task_types": ["pick_and_place_simple"]})
+    directory = shipped_dir("alfworld", context=True)
+    student = _evaluate_model(recipe, directory, 0, 24)
+    teacher = _evaluate_model(recipe, directory, 0, 24, context="informative")
+    assert student["episodes"] == teacher["episodes"] == 24
+    assert teacher["success"] >= student["success"] + 0.2, (student["success"], teacher["success"])

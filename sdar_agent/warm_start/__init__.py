@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["WARM_STARTS", "WarmStart", "export", "shipped_dir", "warm_start_model"]
+__all__ = ["CONTEXT_WARM_STARTS", "WARM_STARTS", "WarmStart", "export", "shipped_dir", "warm_start_model"]
 
 _HERE = Path(__file__).resolve().parent
 _COPIED = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
@@ -48,10 +48,18 @@ WARM_STARTS: dict[str, WarmStart] = {
     "alfworld": WarmStart("alfworld-small-sft", env="alfworld", recipe="alfworld"),
 }
 
+#: The claims benchmark's warm starts by env (:func:`sdar_agent.claims.claims_recipe`: the learning recipe with half
+#: the demonstration turns repeated with the env's privileged context in front, so the teacher can read it). Shipped
+#: in float32, the weights every arm of ``benchmarks/results/claims_cells`` started from, bit for bit.
+CONTEXT_WARM_STARTS: dict[str, WarmStart] = {
+    "alfworld": WarmStart("alfworld-small-sft-context", env="alfworld", recipe="alfworld+context"),
+}
 
-def shipped_dir(env: str) -> Path | None:
-    """The shipped checkpoint of ``env`` (None when there is none or its weights are missing)."""
-    start = WARM_STARTS.get(env)
+
+def shipped_dir(env: str, *, context: bool = False) -> Path | None:
+    """The shipped checkpoint of ``env`` (with ``context``: the claims benchmark's context-reading one); None when
+    there is none or its weights are missing."""
+    start = (CONTEXT_WARM_STARTS if context else WARM_STARTS).get(env)
     if start is None or not (start.directory / "model.safetensors").is_file():
         return None
     return start.directory
@@ -74,17 +82,20 @@ def warm_start_model(env: str, build_dir: Path, *, threads: int = 0) -> Path:
     return _train_sft(RECIPES[env], build_dir, quick=False, threads=threads)
 
 
-def export(source: Path, dest: Path) -> Path:
-    """Write the SFT model in ``source`` to ``dest`` as a shipped warm start (bfloat16 weights, float32 config)."""
+def export(source: Path, dest: Path, *, dtype: str = "bfloat16") -> Path:
+    """Write the SFT model in ``source`` to ``dest`` as a shipped warm start (``dtype`` weights, bfloat16 by default
+    to halve the size, float32 to keep them exact; the config says float32, the dtype they train in)."""
     import torch
     from safetensors.torch import load_file, save_file
 
+    if dtype not in ("bfloat16", "float32"):
+        raise ValueError(f"dtype must be 'bfloat16' or 'float32', not {dtype!r}")
     if not (source / "model.safetensors").is_file():
         raise FileNotFoundError(f"{source} holds no model.safetensors; pass the model/ directory of an SFT run")
     dest.mkdir(parents=True, exist_ok=True)
     weights = load_file(str(source / "model.safetensors"))
     save_file(
-        {k: v.to(torch.bfloat16).contiguous() for k, v in weights.items()},
+        {k: v.to(getattr(torch, dtype)).contiguous() for k, v in weights.items()},
         str(dest / "model.safetensors"),
         metadata={"format": "pt"},
     )
@@ -103,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     exp = sub.add_parser("export", help="write an SFT model directory as a shipped (bfloat16) warm start")
     exp.add_argument("source", type=Path)
     exp.add_argument("dest", type=Path)
+    exp.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16", help="of the stored weights")
     args = parser.parse_args(argv)
-    print(export(args.source, args.dest))
+    print(export(args.source, args.dest, dtype=args.dtype))
     return 0
