@@ -59,7 +59,6 @@ __all__ = [
     "TIERS",
     "Arm",
     "Claim",
-    "active_shares",
     "arm_records",
     "build_parser",
     "cell_lock",
@@ -423,25 +422,8 @@ def gate_telemetry(per_seed: Sequence[Sequence[dict[str, Any]]]) -> dict[str, An
 
 
 def arm_records(values: dict[str, dict[int, dict[str, Any]]], arm: str) -> list[list[dict[str, Any]]]:
-    """The run records of every seed of ``arm`` whose cell keeps them (cells restored from an earlier report do
-    not)."""
+    """The run records of every seed of ``arm`` (in seed order) whose cell keeps them."""
     return [cell["records"] for _, cell in sorted(values.get(arm, {}).items()) if cell.get("records")]
-
-
-def active_shares(values: dict[str, dict[int, dict[str, Any]]], arm: str) -> tuple[list[float], list[float]]:
-    """Each seed's first- and last-step active share (g > 0.5) of ``arm``: from its run records, or, for a cell
-    restored from an earlier report, the two shares that report kept."""
-    first: list[float] = []
-    last: list[float] = []
-    for _, cell in sorted(values.get(arm, {}).items()):
-        records = [r for r in cell.get("records") or [] if "sdar/gate_active_ratio" in r]
-        if records:
-            first.append(records[0]["sdar/gate_active_ratio"])
-            last.append(records[-1]["sdar/gate_active_ratio"])
-        elif "gate_active" in cell:
-            first.append(cell["gate_active"]["first"])
-            last.append(cell["gate_active"]["last"])
-    return first, last
 
 
 def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, Any]:
@@ -461,8 +443,8 @@ def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, 
         diff = paired(values, claim.treatment, claim.control, metric)
         claims[claim.key] = {"text": claim.text, "diff": diff, "verdict": decide(diff), "paper": claim.paper}
     gates = gate_telemetry(arm_records(values, "sdar"))
-    first, last = active_shares(values, "sdar")
-    if first:
+    if gates:
+        first, last = gates["active_first"], gates["active_last"]
         verdict, below, rise = decide_gate_rise(first, last)
         claims["gate-rises"] = {
             "text": "The share of active gates (g > 0.5) starts below 0.5 and rises (SDAR runs, first vs last step)",
@@ -470,7 +452,6 @@ def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, 
             "verdict": verdict,
             "paper": "starts below 0.5, rises",
         }
-    restored = sorted(f"{row} seed {s}" for row, per in values.items() for s, c in per.items() if c.get("restored"))
     return {
         "metric": metric,
         "rows": rows,
@@ -479,7 +460,6 @@ def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, 
         "by_type": by_type,
         "claims": claims,
         "gates": gates,
-        "restored": restored,
     }
 
 
@@ -562,14 +542,6 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
                 f"Gate telemetry, {env} SDAR ({gates['seeds']} seeds, {gates['steps']} steps): active share first step",
                 f"{first}; last step {last}. Mean gap log pi_T - log pi_theta by turn (all steps): {turns}; by",
                 f"relative position in the reply (bucket: gap): {positions}.",
-                "",
-            ]
-        restored = report["envs"][env].get("restored")
-        if restored:
-            lines += [
-                f"Restored cells on {env}: {', '.join(restored)}. Their held-out evaluations (and the SDAR seeds'",
-                "first- and last-step active shares) were carried over from the report of the run that computed them;",
-                "their per-step run records were not kept then, so the curves and the gate telemetry leave them out.",
                 "",
             ]
         if report["envs"][env].get("pending"):

@@ -13,7 +13,6 @@ from sdar_agent.claims import (
     ARM_BY_NAME,
     ARMS,
     CLAIMS,
-    active_shares,
     arm_records,
     cell_lock,
     claims_recipe,
@@ -105,21 +104,18 @@ def test_gate_telemetry_averages_seeds_per_step_and_weights_the_gap_by_tokens():
     assert gate_telemetry([]) == {} and gate_telemetry([[{"step": 1, "success": 0.0}]]) == {}  # GRPO runs: none
 
 
-def test_a_cell_keeps_the_numbers_of_its_run_records_and_restored_cells_keep_their_active_shares(tmp_path):
+def test_a_cell_keeps_the_numbers_of_its_run_records_and_the_report_reads_the_gates_from_them(tmp_path):
     record = {"step": 1, "success": 0.5, "sdar/gap_by_turn": [0.1, None], "samples": [{"text": "go"}], "note": "x"}
     (tmp_path / "metrics.jsonl").write_text(json.dumps(record) + "\n")
     assert run_records(tmp_path) == [{"step": 1, "success": 0.5, "sdar/gap_by_turn": [0.1, None]}]
     values = {
-        "sdar": {
-            0: {"success": 0.1, "records": _records(0.3, 0.5)},
-            1: {"success": 0.2, "restored": "claims.json", "gate_active": {"first": 0.6, "last": 0.7}},
-        }
+        "sdar": {1: {"success": 0.2, "records": _records(0.6, 0.7)}, 0: {"success": 0.1, "records": _records(0.3, 0.5)}}
     }
-    assert arm_records(values, "sdar") == [values["sdar"][0]["records"]]
-    assert active_shares(values, "sdar") == ([0.3, 0.6], [0.5, 0.7])
+    assert arm_records(values, "sdar") == [values["sdar"][0]["records"], values["sdar"][1]["records"]]
     report = env_report("alfworld", {"values": values}, [ARM_BY_NAME["sdar"]])
-    assert report["restored"] == ["sdar seed 1"] and report["gates"]["seeds"] == 1
+    assert report["gates"]["seeds"] == 2
     assert report["claims"]["gate-rises"]["diff"]["first"] == [0.3, 0.6]
+    assert report["claims"]["gate-rises"]["diff"]["last"] == [0.5, 0.7]
 
 
 def test_warm_start_rows_of_random_and_wrong_context_come_only_with_an_arm_that_reads_them(tmp_path, monkeypatch):
