@@ -44,6 +44,8 @@ from sdar_agent.learning import (
     QUICK_EVAL_TASKS,
     RECIPES,
     Recipe,
+    add_cells_argument,
+    cells_dir,
     rl_values,
     run_records,
     summarise_values,
@@ -623,12 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arms", nargs="+", choices=list(ARM_BY_NAME), help="arms to run (default: every arm)")
     parser.add_argument("--tiers", nargs="+", type=int, choices=TIERS, help="only the arms of these tiers")
     parser.add_argument("--work", default="runs/claims", help="runs and checkpoints (resumable, shareable)")
-    parser.add_argument(
-        "--cells",
-        default=None,
-        help=f"the finished cells, one JSON each per env (default {CELLS} for full runs, committed so that later "
-        "runs resume from them; WORK/quick/ENV/cells with --quick)",
-    )
+    add_cells_argument(parser, CELLS)
     parser.add_argument("--out", default="benchmarks/results/claims", help="OUT.json, OUT.md, OUT_*.png")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument(
@@ -659,14 +656,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     report: dict[str, Any] = {"envs": {}, "arms": [a.name for a in arms], "quick": args.quick, "settings": {}}
     values: dict[str, dict[str, dict[int, dict]]] = {}
-    cells = Path(args.cells or CELLS) if args.cells or not args.quick else None
     for env in args.envs:
         run = run_env(
             env,
             work / env,
             seeds=range(args.seeds),
             arms=arms,
-            cells=None if cells is None else cells / env,
+            cells=cells_dir(args, CELLS, env),
             quick=args.quick,
             threads=args.threads,
             cached_only=args.summarize_only,

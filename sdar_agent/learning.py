@@ -366,6 +366,24 @@ def run_records(run_dir: Path) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if kept(v)} for r in read_metrics(run_dir)]
 
 
+def add_cells_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--cells``: where a benchmark keeps its finished cells (``default`` for full runs, committed so that later
+    runs resume from them; with ``--quick``, ``WORK/quick/ENV/cells``)."""
+    parser.add_argument(
+        "--cells",
+        default=None,
+        help=f"the finished cells, one JSON each, per env (default {default} for full runs, committed so that later "
+        "runs resume from them; WORK/quick/ENV/cells with --quick)",
+    )
+
+
+def cells_dir(args: argparse.Namespace, default: str, env: str) -> Path | None:
+    """The cells directory of ``env`` for parsed ``args`` (None: the run's own ``work/cells``, the --quick case)."""
+    if args.cells:
+        return Path(args.cells) / env
+    return None if args.quick else Path(default) / env
+
+
 def _records_seconds(records: Sequence[dict[str, Any]]) -> float:
     """Training wall-clock of a run: the sum of its steps' ``time/step`` (resumed runs included)."""
     return sum(r.get("time/step", 0.0) for r in records)
@@ -422,16 +440,16 @@ def run_env(
 
             def compute(method: str = method, s: int = s) -> dict[str, Any]:
                 model = _train_rl(recipe, method, s, sft_model, work, quick, threads)
-                return {**_evaluate_model(recipe, model, s, tasks, quick), "records": run_records(model.parent)}
+                started = time.perf_counter()
+                out = _evaluate_model(recipe, model, s, tasks, quick)
+                return {**out, "eval_seconds": time.perf_counter() - started, "records": run_records(model.parent)}
 
             cell(agent, s, compute)
         runs = [c["records"] for c in values.get(agent, {}).values() if c.get("records")]
         if runs:
             timings[f"{agent} (per seed)"] = statistics.fmean(_records_seconds(r) for r in runs)
     timings["evaluation (all cells)"] = sum(
-        max(0.0, cell.get("seconds", 0.0) - _records_seconds(cell.get("records", [])))
-        for per in values.values()
-        for cell in per.values()
+        cell.get("eval_seconds", cell.get("seconds", 0.0)) for per in values.values() for cell in per.values()
     )
     return {"values": values, "timings": timings, "tasks": tasks, "pending": pending, "sft_records": sft_records}
 
@@ -547,12 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per cell (default %(default)s)")
     parser.add_argument("--methods", nargs="+", default=["grpo"], help="RL methods from the SFT start")
     parser.add_argument("--work", default="runs/learning", help="models, runs and checkpoints (resumable)")
-    parser.add_argument(
-        "--cells",
-        default=None,
-        help=f"the finished cells, per env (default {CELLS} for full runs, committed so that later runs resume "
-        "from them; WORK/quick/ENV/cells with --quick)",
-    )
+    add_cells_argument(parser, CELLS)
     parser.add_argument("--out", default="benchmarks/results/learning", help="OUT.json, OUT.md and OUT.png")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     parser.add_argument("--quick", action="store_true", help="tiny model, a few steps: checks the pipeline (CI)")
@@ -573,7 +586,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(args.work) / ("quick" if args.quick else "full")
     result: dict[str, Any] = {"envs": {}, "quick": args.quick, "recipes": {}}
     timings, tasks, runs = {}, {}, {}
-    cells = Path(args.cells or CELLS) if args.cells or not args.quick else None
     for env in args.envs:
         recipe = RECIPES[env]
         run = runs[env] = run_env(
@@ -581,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             work / env,
             seeds=range(args.seeds),
             methods=args.methods,
-            cells=None if cells is None else cells / env,
+            cells=cells_dir(args, CELLS, env),
             quick=args.quick,
             threads=args.threads,
             cached_only=args.summarize_only,
