@@ -6,8 +6,10 @@ tokenizer is a byte-level BPE (any text round-trips) with a vocabulary of thousa
 replies of expert demonstrations of all three envs' TRAIN splits (never an evaluation split), with Qwen's special
 tokens and ChatML template. ``pre_tokenizer="none"`` lets merges cross word boundaries (shortest prompts: the fixed
 template text collapses into few tokens); ``"words"`` splits on words first (GPT-2 style: a name is tokenized the
-same wherever it appears, which makes copying consistent). The tokenizer is built once per setting and cached under
-``$SDAR_CACHE/models/`` (default ``~/.cache/sdar/models/``); the model is random-init, deterministic in ``seed``.
+same wherever it appears, which makes copying consistent). The tokenizer is built once per setting and training text
+and cached under ``$SDAR_CACHE/models/`` (default ``~/.cache/sdar/models/``), keyed by a hash of the text itself, so a
+change to the envs' prompts or the expert's replies trains a new tokenizer instead of reusing a stale one (the corpus
+takes about 10 s to build; training about a minute). The model is random-init, deterministic in ``seed``.
 Head size 64, which vLLM's CPU and GPU attention backends support.
 """
 
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from sdar_agent.policy import CHATML_TEMPLATE, Policy, random_qwen3_policy, train_bpe_tokenizer
 
-__all__ = ["SmallConfig", "build_small_policy", "small_tokenizer", "tokenizer_corpus"]
+__all__ = ["SmallConfig", "build_small_policy", "corpus_digest", "small_tokenizer", "tokenizer_corpus"]
 
 #: Expert episodes per env whose turns make the tokenizer's training text (train splits only).
 CORPUS_EPISODES: dict[str, int] = {"searchqa": 1500, "webshop": 400, "alfworld": 400}
@@ -44,10 +46,20 @@ class SmallConfig:
     def num_heads(self) -> int:
         return max(1, self.hidden_size // self.head_dim)
 
-    def tokenizer_key(self) -> str:
-        """What the cached tokenizer depends on."""
-        spec = {"vocab_size": self.vocab_size, "pre_tokenizer": self.pre_tokenizer, "corpus": CORPUS_EPISODES, "v": 1}
+    def tokenizer_key(self, texts: list[str]) -> str:
+        """What the cached tokenizer depends on: its settings and the exact training text ``texts``."""
+        spec = {"vocab_size": self.vocab_size, "pre_tokenizer": self.pre_tokenizer, "corpus": corpus_digest(texts)}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def corpus_digest(texts: list[str]) -> str:
+    """SHA-256 of a list of training texts (order and boundaries included)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        data = text.encode()
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def _cache_root() -> Path:
@@ -81,15 +93,19 @@ def small_tokenizer(config: SmallConfig | None = None, cache_dir: str | Path | N
     from transformers import PreTrainedTokenizerFast
 
     config = config or SmallConfig()
-    directory = Path(cache_dir or _cache_root()) / f"small-tokenizer-{config.tokenizer_key()}"
+    texts = tokenizer_corpus()
+    directory = Path(cache_dir or _cache_root()) / f"small-tokenizer-{config.tokenizer_key(texts)}"
     if (directory / "tokenizer.json").is_file():
         tokenizer = PreTrainedTokenizerFast.from_pretrained(directory)
         tokenizer.chat_template = CHATML_TEMPLATE
         return tokenizer
-    tokenizer = _train_tokenizer(config, tokenizer_corpus())
+    tokenizer = _train_tokenizer(config, texts)
     staging = directory.with_name(directory.name + f".tmp{os.getpid()}")
     tokenizer.save_pretrained(staging)
     (staging / "small_config.json").write_text(json.dumps(asdict(config), indent=2))
+    (staging / "corpus.json").write_text(
+        json.dumps({"texts": len(texts), "characters": sum(map(len, texts)), "sha256": corpus_digest(texts)}, indent=2)
+    )
     with contextlib.suppress(OSError):  # another process cached it first: theirs is the same tokenizer
         staging.rename(directory)
     return tokenizer

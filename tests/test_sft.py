@@ -139,9 +139,19 @@ def test_small_tokenizer_round_trips_shortens_env_text_and_is_cached(tmp_path, t
     monkeypatch.setattr(small, "tokenizer_corpus", lambda: texts)
     config = SmallConfig(vocab_size=600, hidden_size=64, head_dim=32, num_layers=1)
     tokenizer = small_tokenizer(config, cache_dir=tmp_path)
-    monkeypatch.setattr(small, "tokenizer_corpus", lambda: pytest.fail("the cached tokenizer must be reused"))
+    train = small._train_tokenizer
+    monkeypatch.setattr(small, "_train_tokenizer", lambda *a: pytest.fail("the cached tokenizer must be reused"))
     again = small_tokenizer(config, cache_dir=tmp_path)
     assert again.get_vocab() == tokenizer.get_vocab()
+    # Other training text (a changed prompt or reply) must not reuse the cached tokenizer: it is keyed by the text.
+    changed = [*texts[:-1], texts[-1] + " (changed)"]
+    monkeypatch.setattr(small, "tokenizer_corpus", lambda: changed)
+    trained: list[int] = []
+    monkeypatch.setattr(small, "_train_tokenizer", lambda c, t: trained.append(len(t)) or train(c, t))
+    small_tokenizer(config, cache_dir=tmp_path)
+    assert trained == [len(changed)] and len(list(tmp_path.glob("small-tokenizer-*"))) == 2
+    assert config.tokenizer_key(texts) != config.tokenizer_key(changed)
+    assert small.corpus_digest(["ab", "c"]) != small.corpus_digest(["a", "bc"])  # boundaries count
     byte_level = build_tiny_policy(TinyConfig()).tokenizer
     for text in texts[:10]:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
