@@ -558,6 +558,9 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
         "or Qwen3-1.7B trained 150 steps of 16-128 tasks x 8 rollouts, where the teacher reads natural-language skills",
         "it can understand. `recipes/*.yaml` hold the paper's settings for those models: one command per method,",
         "`sdar train --config recipes/alfworld-qwen2.5-3b.yaml --method sdar --seed 0` (see recipes/README.md).",
+        "On a GPU, `benchmarks/gpu_check_claims.py` (under 8 minutes, its docstring gives the device command) trains",
+        "SDAR and GRPO from the same warm start side by side at 4x these cells' samples per step, one seed, and",
+        "evaluates both on the same held-out games; its result, when a run exists, is `claims_gpu_check.md` here.",
         "",
     ]
     return "\n".join(lines) + "\n"

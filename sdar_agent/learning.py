@@ -265,10 +265,11 @@ def _evaluate_model(
     quick: bool = False,
     context: str | None = None,
     engine: str = "auto",
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Held-out success, score and reply validity of a model; with ``context`` (a quality of
     :data:`sdar_agent.privileged.CONTEXT_QUALITIES`) the env's privileged context stands before every prompt, as the
-    teacher reads it (the "policy + context" row)."""
+    teacher reads it (the "policy + context" row). ``device`` (e.g. ``cuda``) moves the model there first."""
     import torch
 
     from sdar_agent.config import resolve_env_id
@@ -278,6 +279,8 @@ def _evaluate_model(
 
     torch.manual_seed(seed)
     policy = load_policy(str(model_dir))
+    if device is not None:
+        policy.model.to(device)
     policy.model.eval()
     provider = ContextProvider(recipe.env, recipe.eval_split, context, recipe.env_kwargs) if context else None
     try:

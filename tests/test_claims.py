@@ -192,3 +192,39 @@ def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_
     assert report["partial"] and report["envs"]["alfworld"]["pending"] == ["sdar seed 1"]
     assert report["envs"]["alfworld"]["vs_grpo"]["sdar"]["seeds"] == 1
     assert "sdar seed 1" in (tmp_path / "claims.md").read_text()
+
+
+def _gpu_check():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check_claims.py"
+    spec = importlib.util.spec_from_file_location("gpu_check_claims", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gpu_claims_check_steps_both_methods_equally_and_reports_paired_rows(tmp_path, capsys):
+    out = tmp_path / "claims_gpu_check.md"
+    result = _gpu_check().main(["--quick", "--out", str(out), "--work", str(tmp_path / "work")])
+    assert set(result["evaluations"]) == {"sft", "sft+grpo", "sft+sdar"}
+    assert all(row["episodes"] == 2 for row in result["evaluations"].values())
+    assert [r["method"] for r in result["steps"]] == ["grpo", "sdar"]  # the same budget for both
+    sdar = result["steps"][1]
+    assert 0.0 <= sdar["sdar/gate_mean"] <= 1.0 and "sdar/gate_mean" not in result["steps"][0]
+    text = out.read_text()
+    assert "| sft+sdar |" in text and "sdar - grpo:" in text and "Status: done: 1 steps" in text
+    assert json.loads(out.with_suffix(".json").read_text())["status"].startswith("done")
+    capsys.readouterr()
+
+
+def test_the_gpu_claims_check_packs_what_the_device_lacks(tmp_path):
+    import tarfile
+
+    module = _gpu_check()
+    target = module.pack_deps(tmp_path / "site.tar.gz")
+    with tarfile.open(target) as tar:
+        names = set(tar.getnames())
+    assert {"alfworld/__init__.py", "textworld/__init__.py", "gymnasium/__init__.py", "hashids.py"} <= names
+    assert not any("__pycache__" in name for name in names)
