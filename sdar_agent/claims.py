@@ -69,6 +69,7 @@ __all__ = [
     "env_report",
     "gate_telemetry",
     "main",
+    "teacher_signals",
 ]
 
 #: Share of demonstration turns the claims warm start sees a second time with the informative context in front.
@@ -423,6 +424,26 @@ def gate_telemetry(per_seed: Sequence[Sequence[dict[str, Any]]]) -> dict[str, An
     }
 
 
+#: The teacher-signal metrics :func:`teacher_signals` averages per arm.
+SIGNALS = ("sdar/gate_mean", "sdar/gate_active_ratio", "sdar/teacher_gap_mean", "sdar/teacher_kl")
+
+
+def teacher_signals(values: dict[str, dict[int, dict[str, Any]]], arms: Sequence[Arm]) -> dict[str, dict[str, Any]]:
+    """Per teacher arm with records: each of :data:`SIGNALS` averaged over all steps of each seed, then summarised
+    over seeds (mean and Student-t interval): whether the gate reacts to the context's quality shows here."""
+    out: dict[str, dict[str, Any]] = {}
+    for arm in arms:
+        runs = [r for r in arm_records(values, arm.name) if r and SIGNALS[0] in r[0]]
+        if runs:
+            per_seed = {k: [[step[k] for step in r if k in step] for r in runs] for k in SIGNALS}
+            out[arm.name] = {
+                k: summarise_values([statistics.fmean(steps) for steps in seeds if steps], "value")
+                for k, seeds in per_seed.items()
+                if any(seeds)
+            }
+    return out
+
+
 def arm_records(values: dict[str, dict[int, dict[str, Any]]], arm: str) -> list[list[dict[str, Any]]]:
     """The run records of every seed of ``arm`` (in seed order) whose cell keeps them."""
     return [cell["records"] for _, cell in sorted(values.get(arm, {}).items()) if cell.get("records")]
@@ -462,10 +483,17 @@ def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, 
         "by_type": by_type,
         "claims": claims,
         "gates": gates,
+        "signals": teacher_signals(values, arms),
     }
 
 
 # ---- report ----------------------------------------------------------------------------------------------------
+
+
+def _interval(summary: dict[str, Any]) -> str:
+    if summary["seeds"] < 2:
+        return f"{summary['mean']:.3f}"
+    return f"{summary['mean']:.3f} [{summary['low']:.3f}, {summary['high']:.3f}]"
 
 
 def _pct(summary: dict[str, Any] | None, signed: bool = False) -> str:
@@ -546,6 +574,20 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
                 f"relative position in the reply (bucket: gap): {positions}.",
                 "",
             ]
+        signals = report["envs"][env].get("signals") or {}
+        if signals:
+            lines += [
+                f"Teacher signal per arm, {env} (each seed's mean over its steps, then mean [95% interval] over seeds;",
+                "gate g = sigmoid(beta * gap), active = share of tokens with g > 0.5, gap = log pi_T - log pi_theta of",
+                "the sampled tokens, KL = the teacher-student KL estimate):",
+                "",
+                "| arm | gate mean | active share | gap mean | teacher KL | seeds |",
+                "|---|---|---|---|---|---|",
+            ]
+            for name, row in signals.items():
+                cells = [_interval(row[k]) if k in row else "" for k in SIGNALS] + [str(row[SIGNALS[0]]["seeds"])]
+                lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
+            lines.append("")
         if report["envs"][env].get("pending"):
             lines += [f"Not yet computed on {env} (rerun the command; cells are cached): "]
             lines += [", ".join(report["envs"][env]["pending"]) + ".", ""]

@@ -228,3 +228,22 @@ def test_the_gpu_claims_check_packs_what_the_device_lacks(tmp_path):
         names = set(tar.getnames())
     assert {"alfworld/__init__.py", "textworld/__init__.py", "gymnasium/__init__.py", "hashids.py"} <= names
     assert not any("__pycache__" in name for name in names)
+
+
+def test_teacher_signals_average_each_seeds_steps_then_summarise_over_seeds():
+    from sdar_agent.claims import ARM_BY_NAME, SIGNALS, teacher_signals
+
+    def step(gate: float, gap: float) -> dict:
+        return dict(zip(SIGNALS, (gate, gate + 0.1, gap, -gap), strict=True))
+
+    values = {
+        "sdar": {0: {"records": [step(0.4, -0.2), step(0.6, 0.0)]}, 1: {"records": [step(0.5, -0.1)]}},
+        "grpo": {0: {"records": [{"success": 0.1}]}},  # no teacher: no row
+    }
+    signals = teacher_signals(values, [ARM_BY_NAME["grpo"], ARM_BY_NAME["sdar"]])
+    assert set(signals) == {"sdar"}
+    gate = signals["sdar"]["sdar/gate_mean"]
+    assert gate["seeds"] == 2 and gate["mean"] == pytest.approx(0.5) and gate["low"] == gate["high"] == 0.5
+    gap = signals["sdar"]["sdar/teacher_gap_mean"]
+    assert gap["mean"] == pytest.approx(-0.1) and gap["low"] == pytest.approx(gap["high"])
+    assert signals["sdar"]["sdar/teacher_kl"]["mean"] == pytest.approx(0.1)
