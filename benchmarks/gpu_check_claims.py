@@ -14,7 +14,7 @@ theirs, ``gymnasium``). Pack them here once (pure Python, or ctypes libraries: t
 the folder and unpack it there::
 
     echo /.gpu_site/ >> .git/info/exclude
-    python benchmarks/gpu_check_claims.py --pack-deps .gpu_site/site.tar.gz        # ~22 MB
+    python benchmarks/gpu_check_claims.py --pack-deps .gpu_site/site.tar.gz        # 17.4 MiB
     # device, carry [".gpu_site"]:
     mkdir -p /tmp/site && tar xzf .gpu_site/site.tar.gz -C /tmp/site && export PYTHONPATH=/tmp/site:. && \\
       PYTHONUNBUFFERED=1 python3 benchmarks/gpu_check_claims.py --out $OUT/claims_gpu_check.md
@@ -80,16 +80,10 @@ def _device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _configure_hf(engine: Any, cache: str) -> None:
-    """The HF engine's KV cache for this check (``dynamic`` avoids compiling one graph per live-batch shape)."""
-    if getattr(engine, "name", "") == "hf":
-        engine.cache_implementation = cache
-        engine.pad_multiple = 64 if cache == "static" else 1
-
-
 def _trainer(method: str, start: Path, args: argparse.Namespace, out: Path):
     from sdar_agent.claims import ARM_BY_NAME, claims_recipe, rl_settings
     from sdar_agent.config import TrainConfig
+    from sdar_agent.engines import HFEngine
     from sdar_agent.trainer import Trainer
 
     recipe = claims_recipe("alfworld")
@@ -104,7 +98,9 @@ def _trainer(method: str, start: Path, args: argparse.Namespace, out: Path):
         rollout_engine="hf",
     )
     trainer = Trainer(TrainConfig(**values))
-    _configure_hf(trainer.engine, args.hf_cache)
+    # The trainer's HF engine with this check's KV cache (``dynamic``, the default here, compiles no graph per
+    # live-batch shape); HFEngine.sync_weights hands it the updated model after every step as usual.
+    trainer.engine = HFEngine(trainer.engine.policy, cache_implementation=args.hf_cache)
     return trainer
 
 
