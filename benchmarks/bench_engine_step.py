@@ -1,13 +1,16 @@
 """One full GRPO training step (rollout + update) with the HF engine vs the colocated vLLM engine, on each env.
 
-The tiny model, ``--tasks`` tasks x ``--group`` rollouts per step, replies up to ``--max-response-tokens`` (a
-random-init model rarely ends its turn, so replies run to the limit), episodes cut at ``--max-turns``. Per env and
+``--model`` (the tiny model by default; any policy source, e.g. the shipped 5.5M-parameter ALFWorld warm start
+``sdar_agent/warm_start/alfworld-small-sft``), ``--tasks`` tasks x ``--group`` rollouts per step, replies up to
+``--max-response-tokens`` (a random-init model rarely ends its turn, so its replies run to the limit), episodes cut
+at ``--max-turns``. Per env and
 engine it runs ``--steps`` steps; the first includes the engine's warm-up and is not counted: the table gives the mean
 of the others for the step and its parts (``time/generate`` inside the engine, ``time/old_logp``, the rest of the
 rollout = prompt rendering and env steps, ``time/update``, ``time/sync``), and the ratio HF / vLLM of the step time.
 Engines alternate per env, so a load change on a shared machine hits both; the load average is recorded.
 
     python benchmarks/bench_engine_step.py --out benchmarks/results/engine_step.md
+    python benchmarks/bench_engine_step.py --model sdar_agent/warm_start/alfworld-small-sft --envs alfworld searchqa
     python benchmarks/bench_engine_step.py --quick     # CI: Search-QA, 2 tasks x 2, 2 steps of 8-token replies
 """
 
@@ -39,7 +42,7 @@ def run(env: str, engine: str, args: argparse.Namespace, directory: Path) -> dic
     """Mean metrics of steps 2.. of a fresh run of ``env`` with ``engine``."""
     config = TrainConfig(
         env=env,
-        model="tiny",
+        model=args.model,
         steps=args.steps,
         tasks_per_step=args.tasks,
         group_size=args.group,
@@ -66,6 +69,14 @@ def run(env: str, engine: str, args: argparse.Namespace, directory: Path) -> dic
     return out
 
 
+def parameter_count(source: str) -> str:
+    """The parameter count of the policy ``source``, in millions."""
+    from sdar_agent.policy import load_policy
+
+    policy = load_policy(source)
+    return f"{sum(p.numel() for p in policy.model.parameters()) / 1e6:.2f}M parameters"
+
+
 def render(results: dict[str, dict[str, dict[str, float]]], args, command: str, loads: tuple[str, str]) -> str:
     """The Markdown page."""
     lines = [
@@ -76,7 +87,8 @@ def render(results: dict[str, dict[str, dict[str, float]]], args, command: str, 
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s). Load average (1, 5, 15 min) before: {loads[0]}; after: {loads[1]}.",
         "",
-        f"Tiny model, GRPO, {args.tasks} tasks x {args.group} rollouts, replies <= {args.max_response_tokens} tokens, "
+        f"Model {args.model} ({parameter_count(args.model)}), GRPO, {args.tasks} tasks x {args.group} rollouts, "
+        f"replies <= {args.max_response_tokens} tokens, "
         f"<= {args.max_turns} turns; mean of steps 2..{args.steps} (step 1 warms the engine up). Seconds.",
         "",
         "| env | engine | samples | reply tokens | prompt tokens | step | rollout | generate | old log-probs | "
@@ -99,6 +111,7 @@ def render(results: dict[str, dict[str, dict[str, float]]], args, command: str, 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS)
+    parser.add_argument("--model", default="tiny", help="policy source: tiny, an alias or a model directory")
     parser.add_argument("--engines", nargs="+", default=["hf", "vllm"], choices=("hf", "vllm"))
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--group", type=int, default=4)

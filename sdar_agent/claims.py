@@ -451,6 +451,8 @@ def arm_records(values: dict[str, dict[int, dict[str, Any]]], arm: str) -> list[
 
 def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, Any]:
     """Summaries per row, the paired difference to GRPO per arm, every claim's verdict and the gate telemetry."""
+    from sdar_agent.warm_start import shipped_dir
+
     recipe = claims_recipe(env)
     metric, values = recipe.metric, run["values"]
     rows = {row: summarise_values([per[s][metric] for s in sorted(per)], metric) for row, per in values.items()}
@@ -477,6 +479,8 @@ def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, 
         }
     return {
         "metric": metric,
+        "cost": cell_costs(values),
+        "warm_start_shipped": shipped_dir(env, context=True) is not None,
         "rows": rows,
         "vs_sft": vs_sft,
         "vs_grpo": vs_grpo,
@@ -485,6 +489,38 @@ def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, 
         "gates": gates,
         "signals": teacher_signals(values, arms),
     }
+
+
+_UNSHIPPED = (
+    "; before them the command trains the env's context warm start (no checkpoint of it is shipped: the learning"
+    " recipe's SFT with the context samples, resumable)"
+)
+
+
+def cell_costs(values: dict[str, dict[int, dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """Measured wall-clock of the finished cells: ``{"rl": ..., "eval": ...}``, each ``{"minutes", "cells"}`` (mean
+    minutes per cell; RL cells are the ones that keep run records, evaluations of the warm start the others)."""
+    minutes: dict[str, list[float]] = {"rl": [], "eval": []}
+    for per in values.values():
+        for cell in per.values():
+            if "seconds" in cell:
+                minutes["rl" if cell.get("records") else "eval"].append(cell["seconds"] / 60)
+    return {kind: {"minutes": statistics.fmean(m), "cells": len(m)} for kind, m in minutes.items() if m}
+
+
+def pending_estimate(pending: Sequence[str], cost: dict[str, dict[str, float]]) -> str:
+    """What computing the ``pending`` cells would take at the measured ``cost`` (:func:`cell_costs`)."""
+    evals = sum(1 for p in pending if p.split(" ")[0] in WARM_ROWS)
+    rl = len(pending) - evals
+    parts = [f"{rl} RL cell(s) and {evals} warm-start evaluation(s)"]
+    if "rl" in cost and "eval" in cost:
+        hours = (rl * cost["rl"]["minutes"] + evals * cost["eval"]["minutes"]) / 60
+        parts.append(
+            f"at the measured {cost['rl']['minutes']:.0f} min per RL cell and {cost['eval']['minutes']:.0f} min per"
+            f" evaluation here (mean of {cost['rl']['cells']} and {cost['eval']['cells']} finished cells, two"
+            f" processes sharing the machine) that is about {hours:.1f} hours of one process, {hours / 2:.1f} with two"
+        )
+    return "; ".join(parts)
 
 
 # ---- report ----------------------------------------------------------------------------------------------------
@@ -588,9 +624,17 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
                 cells = [_interval(row[k]) if k in row else "" for k in SIGNALS] + [str(row[SIGNALS[0]]["seeds"])]
                 lines.append(f"| {labels.get(name, name)} | " + " | ".join(cells) + " |")
             lines.append("")
-        if report["envs"][env].get("pending"):
+        pending = report["envs"][env].get("pending")
+        if pending:
             lines += [f"Not yet computed on {env} (rerun the command; cells are cached): "]
-            lines += [", ".join(report["envs"][env]["pending"]) + ".", ""]
+            lines += [", ".join(pending) + ".", ""]
+            lines += [
+                f"Why not yet: compute. Left on {env}: "
+                + pending_estimate(pending, report["envs"][env].get("cost") or {})
+                + ("" if report["envs"][env].get("warm_start_shipped", True) else _UNSHIPPED)
+                + ".",
+                "",
+            ]
     lines += [
         "## What this scale cannot say",
         "",

@@ -14,6 +14,7 @@ from sdar_agent.claims import (
     ARMS,
     CLAIMS,
     arm_records,
+    cell_costs,
     cell_lock,
     claims_recipe,
     decide,
@@ -21,6 +22,7 @@ from sdar_agent.claims import (
     env_report,
     gate_telemetry,
     main,
+    pending_estimate,
     rl_settings,
 )
 from sdar_agent.learning import RECIPES, run_records, summarise_values
@@ -192,6 +194,11 @@ def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_
     assert report["partial"] and report["envs"]["alfworld"]["pending"] == ["sdar seed 1"]
     assert report["envs"]["alfworld"]["vs_grpo"]["sdar"]["seeds"] == 1
     assert "sdar seed 1" in (tmp_path / "claims.md").read_text()
+    assert (
+        "Why not yet: compute. Left on alfworld: 1 RL cell(s) and 0 warm-start evaluation(s); at the measured"
+        in (tmp_path / "claims.md").read_text()
+    )
+    assert report["envs"]["alfworld"]["cost"]["rl"]["cells"] == 7  # grpo, skill_grpo, skill_grpo+context x2; sdar x1
 
 
 def _gpu_check():
@@ -247,3 +254,17 @@ def test_teacher_signals_average_each_seeds_steps_then_summarise_over_seeds():
     gap = signals["sdar"]["sdar/teacher_gap_mean"]
     assert gap["mean"] == pytest.approx(-0.1) and gap["low"] == pytest.approx(gap["high"])
     assert signals["sdar"]["sdar/teacher_kl"]["mean"] == pytest.approx(0.1)
+
+
+def test_the_report_prices_the_missing_cells_at_the_measured_cost_per_cell():
+    values = {
+        "sft": {0: {"success": 0.1, "seconds": 120.0}, 1: {"success": 0.1, "seconds": 240.0}},
+        "grpo": {0: {"success": 0.2, "seconds": 1800.0, "records": [{"step": 1}]}},
+        "sdar": {0: {"success": 0.2, "seconds": 3600.0, "records": [{"step": 1}]}},
+    }
+    cost = cell_costs(values)
+    assert cost == {"rl": {"minutes": 45.0, "cells": 2}, "eval": {"minutes": 3.0, "cells": 2}}
+    text = pending_estimate(["sdar seed 1", "grpo seed 1 (being computed)", "sft+context-random seed 0"], cost)
+    assert text.startswith("2 RL cell(s) and 1 warm-start evaluation(s); at the measured 45 min per RL cell")
+    assert "about 1.6 hours of one process, 0.8 with two" in text  # (2 x 45 + 3) / 60
+    assert pending_estimate(["grpo seed 0"], {}) == "1 RL cell(s) and 0 warm-start evaluation(s)"
