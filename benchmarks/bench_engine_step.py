@@ -92,19 +92,28 @@ def render(results: dict[str, dict[str, dict[str, float]]], args, command: str, 
         f"<= {args.max_turns} turns; mean of steps 2..{args.steps} (step 1 warms the engine up). Seconds.",
         "",
         "| env | engine | samples | reply tokens | prompt tokens | step | rollout | generate | old log-probs | "
-        "env + prompts | update | sync | max logprob gap | step HF / vLLM |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "env + prompts | update | sync | max logprob gap | step HF / vLLM | bound |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for env, by_engine in results.items():
         ratio = by_engine["hf"]["time/step"] / by_engine["vllm"]["time/step"] if len(by_engine) == 2 else None
         for engine, r in by_engine.items():
+            bound = ""
+            if engine == "hf" and r["time/step"] > r["time/generate"]:
+                bound = f"{r['time/step'] / (r['time/step'] - r['time/generate']):.2f}x"
             rest = r["time/rollout"] - r["time/generate"] - r["time/old_logp"]
             lines.append(
                 f"| {env} | {engine} | {r['samples']:.0f} | {r['reply_tokens']:.0f} | {r['prompt_tokens']:.0f} "
                 f"| {r['time/step']:.2f} | {r['time/rollout']:.2f} | {r['time/generate']:.2f} "
                 f"| {r['time/old_logp']:.2f} | {rest:.2f} | {r['time/update']:.2f} | {r['time/sync']:.3f} "
-                f"| {r['gap']:.1e} | {f'{ratio:.2f}x' if ratio and engine == 'vllm' else ''} |"
+                f"| {r['gap']:.1e} | {f'{ratio:.2f}x' if ratio and engine == 'vllm' else ''} | {bound} |"
             )
+    lines += [
+        "",
+        "`bound` (HF rows): the largest cut any engine could bring to that step, if its generation took no time at",
+        "all: step / (step - generate). Where it is below a target ratio, no rollout engine reaches the target; the",
+        "rest of the step (old log-probs, update) has to shrink first.",
+    ]
     return "\n".join([*lines, ""])
 
 

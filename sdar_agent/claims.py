@@ -348,6 +348,8 @@ def run_env(
                 cell(arm.name, s, compute)
                 if arm.eval_with_context and arm.name in values and s in values[arm.name]:
                     cell(f"{arm.name}+context", s, lambda arm=arm, s=s: compute(arm, s, "informative"))
+                elif arm.eval_with_context:  # its run is not there yet, so neither is its with-context evaluation
+                    pending.append(f"{arm.name}+context seed {s}")
     return {"values": values, "pending": pending, "tasks": tasks}
 
 

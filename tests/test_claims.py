@@ -268,3 +268,13 @@ def test_the_report_prices_the_missing_cells_at_the_measured_cost_per_cell():
     assert text.startswith("2 RL cell(s) and 1 warm-start evaluation(s); at the measured 45 min per RL cell")
     assert "about 1.6 hours of one process, 0.8 with two" in text  # (2 x 45 + 3) / 60
     assert pending_estimate(["grpo seed 0"], {}) == "1 RL cell(s) and 0 warm-start evaluation(s)"
+
+
+def test_a_missing_skill_grpo_run_leaves_its_with_context_evaluation_pending_too(tmp_path):
+    from sdar_agent import claims
+
+    arms = [ARM_BY_NAME["grpo"], ARM_BY_NAME["skill_grpo"]]
+    run = claims.run_env("alfworld", tmp_path / "w", seeds=[0], arms=arms, cells=tmp_path / "cells", cached_only=True)
+    assert run["values"] == {}
+    expected = ["sft", "sft+context", "grpo", "skill_grpo", "skill_grpo+context"]
+    assert run["pending"] == [f"{row} seed 0" for row in expected]
