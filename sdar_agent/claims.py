@@ -677,6 +677,8 @@ def write_figures(out: Path, values: dict[str, dict[str, dict[int, dict]]], arms
         ax.set_xlabel("step")
         if ax.lines:
             ax.legend(fontsize=6)
+        else:
+            ax.text(0.5, 0.5, "no finished run yet", ha="center", va="center", transform=ax.transAxes)
     figure.tight_layout()
     figure.savefig(f"{out}_curves.png", dpi=110)
     plt.close(figure)
@@ -699,8 +701,11 @@ def write_figures(out: Path, values: dict[str, dict[str, dict[int, dict]]], arms
             axes[row][3].set_xlabel("turn")
         axes[row][1].axhline(0.5, color="grey", lw=0.5)
         for ax in axes[row]:
-            if ax.lines:
+            if len(ax.lines) > (1 if ax is axes[row][1] else 0):
                 ax.legend(fontsize=6)
+            else:
+                ax.set_title(f"{env}: {ax.get_title() or 'gate telemetry'}")
+                ax.text(0.5, 0.5, "no finished SDAR run yet", ha="center", va="center", transform=ax.transAxes)
     figure.tight_layout()
     figure.savefig(f"{out}_gates.png", dpi=110)
     plt.close(figure)
