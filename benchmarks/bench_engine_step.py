@@ -55,6 +55,7 @@ def run(env: str, engine: str, args: argparse.Namespace, directory: Path) -> dic
         torch_threads=args.torch_threads,
     )
     trainer = Trainer(config)
+    parameters = sum(p.numel() for p in trainer.policy.model.parameters())
     try:
         history = [trainer.train_step() for _ in range(args.steps)]
     finally:
@@ -66,15 +67,13 @@ def run(env: str, engine: str, args: argparse.Namespace, directory: Path) -> dic
     out["reply_tokens"] = statistics.mean(m["samples"] * m["response_length"] for m in counted)
     out["prompt_tokens"] = statistics.mean(m["prompt_tokens"] for m in counted)
     out["gap"] = max(m["rollout/logprob_gap_mean"] for m in history)
+    out["parameters"] = float(parameters)
     return out
 
 
-def parameter_count(source: str) -> str:
-    """The parameter count of the policy ``source``, in millions."""
-    from sdar_agent.policy import load_policy
-
-    policy = load_policy(source)
-    return f"{sum(p.numel() for p in policy.model.parameters()) / 1e6:.2f}M parameters"
+def _parameters(results: dict[str, dict[str, dict[str, float]]]) -> float:
+    """The policy's parameter count, as the runs measured it."""
+    return next(r["parameters"] for by_engine in results.values() for r in by_engine.values())
 
 
 def render(results: dict[str, dict[str, dict[str, float]]], args, command: str, loads: tuple[str, str]) -> str:
@@ -87,8 +86,8 @@ def render(results: dict[str, dict[str, dict[str, float]]], args, command: str, 
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s). Load average (1, 5, 15 min) before: {loads[0]}; after: {loads[1]}.",
         "",
-        f"Model {args.model} ({parameter_count(args.model)}), GRPO, {args.tasks} tasks x {args.group} rollouts, "
-        f"replies <= {args.max_response_tokens} tokens, "
+        f"Model {args.model} ({_parameters(results) / 1e6:.2f}M parameters), GRPO, {args.tasks} tasks x "
+        f"{args.group} rollouts, replies <= {args.max_response_tokens} tokens, "
         f"<= {args.max_turns} turns; mean of steps 2..{args.steps} (step 1 warms the engine up). Seconds.",
         "",
         "| env | engine | samples | reply tokens | prompt tokens | step | rollout | generate | old log-probs | "

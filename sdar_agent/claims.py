@@ -366,11 +366,12 @@ def paired(values: dict[str, dict[int, dict]], treatment: str, control: str, met
 
 
 def decide(diff: dict[str, Any] | None) -> str:
-    """``supported`` (95% interval above 0), ``refuted`` (below 0), ``inconclusive`` (holds 0, or one seed only) or
-    ``not run`` (no seed has both sides)."""
+    """``supported`` (95% interval above 0), ``refuted`` (below 0), ``inconclusive`` (holds 0, one seed only, or every
+    seed gave the same difference, as a deterministic evaluation does: then the seeds are one measurement and the
+    interval says nothing) or ``not run`` (no seed has both sides)."""
     if diff is None:
         return "not run"
-    if diff["seeds"] < 2:
+    if diff["seeds"] < 2 or diff["low"] == diff["high"]:
         return "inconclusive"
     if diff["low"] > 0:
         return "supported"
@@ -494,7 +495,7 @@ def env_report(env: str, run: dict[str, Any], arms: Sequence[Arm]) -> dict[str, 
 
 
 _UNSHIPPED = (
-    "; before them the command trains the env's context warm start (no checkpoint of it is shipped: the learning"
+    "; no context warm start of this env is shipped, so on a fresh clone the command trains it first (the learning"
     " recipe's SFT with the context samples, resumable)"
 )
 
@@ -519,8 +520,8 @@ def pending_estimate(pending: Sequence[str], cost: dict[str, dict[str, float]]) 
         hours = (rl * cost["rl"]["minutes"] + evals * cost["eval"]["minutes"]) / 60
         parts.append(
             f"at the measured {cost['rl']['minutes']:.0f} min per RL cell and {cost['eval']['minutes']:.0f} min per"
-            f" evaluation here (mean of {cost['rl']['cells']} and {cost['eval']['cells']} finished cells, two"
-            f" processes sharing the machine) that is about {hours:.1f} hours of one process, {hours / 2:.1f} with two"
+            f" evaluation here (mean of {cost['rl']['cells']} and {cost['eval']['cells']} finished cells, as they were"
+            f" run) that is about {hours:.1f} hours of one worker, {hours / 2:.1f} with two"
         )
     return "; ".join(parts)
 
@@ -541,6 +542,8 @@ def _pct(summary: dict[str, Any] | None, signed: bool = False) -> str:
     mean = fmt.format(100 * summary["mean"])
     if summary["seeds"] < 2:
         return f"{mean} (1 seed)"
+    if summary["low"] == summary["high"]:  # every seed gave the same figure: the seeds are not independent draws
+        return f"{mean} (the same on all {summary['seeds']} seeds: no interval)"
     return f"{mean} [{100 * summary['low']:.1f}, {100 * summary['high']:.1f}] ({summary['seeds']} seeds)"
 
 
@@ -594,9 +597,10 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
     lines += [
         "",
         "Verdict rule: supported when the 95% interval of the paired difference lies above 0, refuted when it lies",
-        "below 0, inconclusive when it holds 0 or only one seed exists. The gate claim's difference is each SDAR",
-        "seed's last-step minus first-step active share (g > 0.5); it is supported when that rise is and the",
-        "first-step share lies below 0.5 (same rule on 0.5 - first), refuted when either part is refuted.",
+        "below 0, inconclusive when it holds 0, when only one seed exists or when every seed gave the same",
+        "difference (a deterministic evaluation: the seeds are one measurement). The gate claim's difference is",
+        "each SDAR seed's last-step minus first-step active share (g > 0.5); it is supported when that rise is and",
+        "the first-step share lies below 0.5 (same rule on 0.5 - first), refuted when either part is refuted.",
         "",
     ]
     for env in envs:
@@ -687,10 +691,12 @@ def write_figures(out: Path, values: dict[str, dict[str, dict[int, dict]]], arms
     panels = (("sdar/gate_mean", "gate mean"), ("sdar/gate_active_ratio", "active share (g > 0.5)"))
     panels += (("sdar/teacher_gap_mean", "gap log pi_T - log pi_theta"),)
     for row, env in enumerate(envs):
+        drawn = False
         for arm in arms:
             gates = gate_telemetry(arm_records(values[env], arm.name))
             if not gates:
                 continue
+            drawn = True
             for column, (key, title) in enumerate(panels):
                 axes[row][column].plot(range(1, gates["steps"] + 1), gates["curves"][key], label=arm.name)
                 axes[row][column].set_title(f"{env}: {title}")
@@ -699,12 +705,13 @@ def write_figures(out: Path, values: dict[str, dict[str, dict[int, dict]]], arms
             axes[row][3].plot(list(turns), list(turns.values()), marker=".", label=arm.name)
             axes[row][3].set_title(f"{env}: gap by turn (all steps)")
             axes[row][3].set_xlabel("turn")
-        axes[row][1].axhline(0.5, color="grey", lw=0.5)
+        if drawn:
+            axes[row][1].axhline(0.5, color="grey", lw=0.5)
         for ax in axes[row]:
-            if len(ax.lines) > (1 if ax is axes[row][1] else 0):
+            if drawn:
                 ax.legend(fontsize=6)
             else:
-                ax.set_title(f"{env}: {ax.get_title() or 'gate telemetry'}")
+                ax.set_title(f"{env}: gate telemetry")
                 ax.text(0.5, 0.5, "no finished SDAR run yet", ha="center", va="center", transform=ax.transAxes)
     figure.tight_layout()
     figure.savefig(f"{out}_gates.png", dpi=110)

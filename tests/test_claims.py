@@ -35,6 +35,7 @@ def test_verdicts_follow_the_interval_of_the_paired_difference():
     assert decide(summarise_values([0.10, 0.12, 0.11])) == "supported"
     assert decide(summarise_values([-0.10, -0.12, -0.11])) == "refuted"
     assert decide(summarise_values([0.10, -0.05, 0.02])) == "inconclusive"
+    assert decide(summarise_values([-0.09, -0.09, -0.09])) == "inconclusive"  # one measurement three times
 
 
 def test_the_gate_claim_needs_a_start_below_half_and_a_rise():
@@ -266,7 +267,7 @@ def test_the_report_prices_the_missing_cells_at_the_measured_cost_per_cell():
     assert cost == {"rl": {"minutes": 45.0, "cells": 2}, "eval": {"minutes": 3.0, "cells": 2}}
     text = pending_estimate(["sdar seed 1", "grpo seed 1 (being computed)", "sft+context-random seed 0"], cost)
     assert text.startswith("2 RL cell(s) and 1 warm-start evaluation(s); at the measured 45 min per RL cell")
-    assert "about 1.6 hours of one process, 0.8 with two" in text  # (2 x 45 + 3) / 60
+    assert "about 1.6 hours of one worker, 0.8 with two" in text  # (2 x 45 + 3) / 60
     assert pending_estimate(["grpo seed 0"], {}) == "1 RL cell(s) and 0 warm-start evaluation(s)"
 
 
