@@ -36,7 +36,16 @@ from typing import Any
 from sdar_agent.env_profiles import EnvProfile, episode_return, profile_for
 from sdar_agent.prompts import build_messages, history_entry, project_action
 
-__all__ = ["DemoSet", "DemoTurn", "expert_demos", "expert_reply", "read_demos", "write_demos"]
+__all__ = [
+    "CONTEXT_ANSWER_REASON",
+    "DemoSet",
+    "DemoTurn",
+    "context_replies",
+    "expert_demos",
+    "expert_reply",
+    "read_demos",
+    "write_demos",
+]
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,37 @@ def _searchqa_reason(tag: str, body: str, turn: int) -> str:
     if tag == "search":
         return "I search for what the question asks." if turn == 0 else "I still need one more fact; I search for it."
     return "The retrieved passages give the answer."
+
+
+#: The reasoning of a Search-QA answer given from the teacher's privileged passages instead of a retrieval.
+CONTEXT_ANSWER_REASON = "The passages I was given answer the question."
+
+
+def context_replies(turns: Sequence[DemoTurn]) -> dict[tuple[str, int, int], str]:
+    """The target reply of each demonstration turn when the task's informative privileged context is in front.
+
+    Keyed by ``(split, episode, turn)``. With the gold passages in its prompt, a Search-QA agent knows the answer at
+    once: every turn of an episode that ended in an answer gets that answer, said to come from the passages it was
+    given (:data:`CONTEXT_ANSWER_REASON`), so a context-reading warm start answers from the context instead of
+    repeating a search whose results only restate it. Other envs keep the expert's reply: their context (object
+    locations and plan, target product) guides the same actions the expert takes.
+    """
+    episodes: dict[tuple[str, int], list[DemoTurn]] = {}
+    for turn in turns:
+        episodes.setdefault((turn.split, turn.episode), []).append(turn)
+    out: dict[tuple[str, int, int], str] = {}
+    for (split, episode), group in episodes.items():
+        group = sorted(group, key=lambda t: t.turn)
+        answer = None
+        if profile_for(group[-1].env).response_format == "search":
+            match = re.fullmatch(r"\s*<answer>\s*(.*?)\s*</answer>\s*", group[-1].action, flags=re.DOTALL)
+            answer = match.group(1) if match else None
+        for turn in group:
+            reply = turn.reply
+            if answer is not None:
+                reply = f"<think>{CONTEXT_ANSWER_REASON}</think><answer>{answer}</answer>"
+            out[(split, episode, turn.turn)] = reply
+    return out
 
 
 def expert_reply(profile: EnvProfile, action: str, observation: str, future: Sequence[str] = (), **state: Any) -> str:

@@ -245,9 +245,11 @@ def context_samples(
     The turns are drawn without replacement by a generator seeded with ``seed`` and kept in their order. Each
     prompt is the teacher's (:func:`sdar_agent.teacher.teacher_prompt_ids`, placement ``prefix``):
     ``privileged_prefix(context(turn))`` before the chat-templated prompt, left-truncated to ``max_prompt_tokens``;
-    the target is the expert's reply, as in :func:`build_samples`. So a warm start sees the same reply with and
-    without the context and learns to use the context when it is there.
+    the target is what the expert would reply with the context in front (:func:`sdar_agent.demos.context_replies`:
+    on Search-QA the episode's answer at once, elsewhere the expert's reply, as in :func:`build_samples`), or the
+    expert's reply where the context is empty. So a warm start learns to use the context when it is there.
     """
+    from sdar_agent.demos import context_replies
     from sdar_agent.teacher import teacher_prompt_ids
 
     count = round(fraction * len(turns))
@@ -256,9 +258,11 @@ def context_samples(
     bodies = [context(turn) for turn in picked]
     prompts = teacher_prompt_ids(policy, [t.messages for t in picked], bodies, max_prompt_tokens, "prefix")
     end = _end_of_turn(policy)
+    informed = context_replies(turns)
     samples = []
-    for turn, prompt in zip(picked, prompts, strict=True):
-        reply = [*policy.encode(turn.reply), end]
+    for turn, prompt, body in zip(picked, prompts, bodies, strict=True):
+        text = informed[(turn.split, turn.episode, turn.turn)] if body.strip() else turn.reply
+        reply = [*policy.encode(text), end]
         samples.append(SFTSample(prompt + reply, [0] * len(prompt) + [1] * len(reply)))
     return samples
 

@@ -16,7 +16,7 @@ from context_helpers import task_of as _task
 import sdar_envs  # noqa: F401  (registers sdar/*)
 from sdar_agent.cli import main as sdar_main
 from sdar_agent.config import ConfigError, TrainConfig
-from sdar_agent.demos import expert_demos
+from sdar_agent.demos import CONTEXT_ANSWER_REASON, context_replies, expert_demos
 from sdar_agent.policy import TinyConfig, build_tiny_policy
 from sdar_agent.privileged import ContextProvider
 from sdar_agent.sft import SFTConfig, build_samples, context_samples
@@ -175,12 +175,38 @@ def test_context_fraction_adds_that_share_of_turns_with_the_teachers_privileged_
             match = next(t for t in turns if policy.chat_prompt(t.messages) == student)
             assert body == provider.text(match.task_id, match.split)
             target = [t for t, m in zip(sample.input_ids, sample.loss_mask, strict=True) if m]
-            assert policy.tokenizer.decode(target) == match.reply + "<|im_end|>"
+            same = [t for t in turns if (t.split, t.episode) == (match.split, match.episode)]
+            answer = next(t for t in same if t.action.startswith("<answer>"))
+            # With the gold passages in front the target answers at once, at every turn (no search first).
+            expected = f"<think>{CONTEXT_ANSWER_REASON}</think>{answer.action}<|im_end|>"
+            assert policy.tokenizer.decode(target) == expected
         assert not any(policy.tokenizer.decode(s.input_ids) in by_text for s in extra)
         again = context_samples(policy, turns, lambda t: provider.text(t.task_id, t.split), 0.5, 4096, seed=0)
         assert [s.input_ids for s in again] == [s.input_ids for s in extra]
     finally:
         provider.close()
+
+
+def test_context_replies_answer_search_qa_at_once_and_keep_the_expert_reply_elsewhere(turns):
+    replies = context_replies(turns)
+    assert set(replies) == {(t.split, t.episode, t.turn) for t in turns}
+    searches = [t for t in turns if t.action.startswith("<search>")]
+    assert searches  # the expert searches first without the context
+    for turn in turns:
+        final = max((t for t in turns if t.episode == turn.episode), key=lambda t: t.turn)
+        assert final.action.startswith("<answer>")
+        assert replies[(turn.split, turn.episode, turn.turn)] == f"<think>{CONTEXT_ANSWER_REASON}</think>{final.action}"
+    alfworld = expert_demos("alfworld", "train", episodes=1).turns
+    assert [context_replies(alfworld)[(t.split, t.episode, t.turn)] for t in alfworld] == [t.reply for t in alfworld]
+
+
+def test_an_empty_context_keeps_the_experts_reply(turns):
+    policy = build_tiny_policy(TinyConfig())
+    samples = context_samples(policy, turns, lambda t: "", 1.0, 4096, seed=0)
+    targets = [
+        policy.tokenizer.decode([t for t, m in zip(s.input_ids, s.loss_mask, strict=True) if m]) for s in samples
+    ]
+    assert targets == [t.reply + "<|im_end|>" for t in turns]
 
 
 def test_sft_trainer_adds_context_samples_and_validates_the_fraction(tmp_path, turns):
