@@ -357,21 +357,45 @@ def run_env(
 
 
 def paired(values: dict[str, dict[int, dict]], treatment: str, control: str, metric: str) -> dict[str, Any] | None:
-    """Per-seed ``treatment - control`` of ``metric`` over the seeds both have: summary plus the differences."""
+    """Per-seed ``treatment - control`` of ``metric`` over the seeds both have: summary plus the differences.
+
+    When both rows give the same figure on every seed (a greedy evaluation of one model: the seeds are one
+    measurement) and their cells hold per-task success over the same tasks (``task_success``), the interval is
+    instead paired over those tasks (Student-t over the per-task differences; ``unit`` ``"tasks"``, ``tasks`` the
+    count): what is uncertain then is which tasks were drawn, not the seed. Only success is compared per task."""
     seeds = sorted(set(values.get(treatment, {})) & set(values.get(control, {})))
     if not seeds:
         return None
     diffs = [values[treatment][s][metric] - values[control][s][metric] for s in seeds]
-    return {**summarise_values(diffs, metric), "diffs": diffs}
+    out = {**summarise_values(diffs, metric), "diffs": diffs, "unit": "seeds"}
+
+    def one_measurement(row: str) -> bool:  # every seed gave the same figure and the same per-task outcomes
+        cells = [values[row][s] for s in seeds]
+        return len({c[metric] for c in cells}) == 1 and all(
+            c.get("task_success") == cells[0].get("task_success") for c in cells
+        )
+
+    first_t, first_c = values[treatment][seeds[0]], values[control][seeds[0]]
+    tasks_t, tasks_c = first_t.get("task_success"), first_c.get("task_success")
+    deterministic = one_measurement(treatment) and one_measurement(control)
+    if metric == "success" and deterministic and tasks_t and tasks_c and set(tasks_t) == set(tasks_c):
+        per_task = [tasks_t[task] - tasks_c[task] for task in sorted(tasks_t)]
+        out = {**summarise_values(per_task, metric), "diffs": diffs, "unit": "tasks", "tasks": len(per_task)}
+        out["seeds"] = len(seeds)
+    return out
 
 
 def decide(diff: dict[str, Any] | None) -> str:
     """``supported`` (95% interval above 0), ``refuted`` (below 0), ``inconclusive`` (holds 0, one seed only, or every
-    seed gave the same difference, as a deterministic evaluation does: then the seeds are one measurement and the
-    interval says nothing) or ``not run`` (no seed has both sides)."""
+    seed gave the same difference, as a deterministic evaluation does, and no per-task interval could replace the
+    seeds', see :func:`paired`: then the seeds are one measurement and the interval says nothing) or ``not run`` (no
+    seed has both sides)."""
     if diff is None:
         return "not run"
-    if diff["seeds"] < 2 or diff["low"] == diff["high"]:
+    if diff.get("unit") == "tasks":  # one deterministic measurement, its interval paired over the tasks
+        if diff["tasks"] < 2 or diff["low"] == diff["high"]:
+            return "inconclusive"
+    elif diff["seeds"] < 2 or diff["low"] == diff["high"]:
         return "inconclusive"
     if diff["low"] > 0:
         return "supported"
@@ -540,6 +564,11 @@ def _pct(summary: dict[str, Any] | None, signed: bool = False) -> str:
         return "not run"
     fmt = "{:+.1f}" if signed else "{:.1f}"
     mean = fmt.format(100 * summary["mean"])
+    if summary.get("unit") == "tasks":
+        return (
+            f"{mean} [{100 * summary['low']:.1f}, {100 * summary['high']:.1f}] (paired over {summary['tasks']} "
+            f"tasks: all {summary['seeds']} seeds give the same)"
+        )
     if summary["seeds"] < 2:
         return f"{mean} (1 seed)"
     if summary["low"] == summary["high"]:  # every seed gave the same figure: the seeds are not independent draws
@@ -556,7 +585,9 @@ def render_markdown(report: dict[str, Any], command: str, machine: str, load: st
         f"turns repeated with the env's informative privileged context in front (context_fraction {CONTEXT_FRACTION}).",
         "Every arm and seed runs the env's RL recipe budget (the same steps, tasks x group and lr). Cells: mean [95%",
         "Student-t interval over seeds] in percent on the held-out split, evaluated without any context unless the",
-        "row says so. `vs SFT` and `vs GRPO` are paired per-seed differences (same evaluation seed).",
+        "row says so. `vs SFT` and `vs GRPO` are paired per-seed differences (same evaluation seed). Where both",
+        "rows give the same figures on every seed (a greedy evaluation of one model), the seeds are one measurement",
+        "and the interval is paired over the held-out tasks instead (Student-t over per-task differences).",
         "",
     ]
     header = "| row | " + " | ".join(f"{e} {report['envs'][e]['metric']} | vs SFT | vs GRPO" for e in envs) + " |"

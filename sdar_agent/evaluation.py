@@ -71,6 +71,9 @@ def evaluate(
         engine: a :class:`~sdar_agent.engines.RolloutEngine` holding ``policy``'s weights, or an engine name
             (``auto``, ``vllm``, ``hf``) to make one for this call (released at the end).
         Other arguments as in :func:`sdar_agent.rollout.collect_rollouts`.
+
+    Returns :func:`summarize`'s figures, the settings, and ``task_success`` (each task id's success, averaged over
+    its ``repeats`` episodes; two evaluations of the same tasks can be compared task by task).
     """
     pool = EnvPool(env_id, batch_size * repeats, max_episode_steps=max_turns, split=split, **(env_kwargs or {}))
     owned = None
@@ -109,8 +112,12 @@ def evaluate(
         if owned is not None:
             owned.close()
     result = summarize(episodes)
+    by_task: dict[str, list[bool]] = defaultdict(list)
+    for episode in episodes:
+        by_task[episode.task_id].append(episode.won)
     result.update(
         {
+            "task_success": {task: float(np.mean(won)) for task, won in by_task.items()},
             "env_id": env_id,
             "split": split,
             "tasks": count,

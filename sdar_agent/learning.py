@@ -303,6 +303,7 @@ def _evaluate_model(
             provider.close()
     out = {k: result[k] for k in ("success", "score", "invalid_rate", "turns", "episodes")}
     out["by_type"] = dict(result.get("success_by_type") or {})
+    out["task_success"] = dict(result.get("task_success") or {})
     if context:
         out["context"] = context
     return out

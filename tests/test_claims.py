@@ -22,6 +22,7 @@ from sdar_agent.claims import (
     env_report,
     gate_telemetry,
     main,
+    paired,
     pending_estimate,
     rl_settings,
 )
@@ -36,6 +37,30 @@ def test_verdicts_follow_the_interval_of_the_paired_difference():
     assert decide(summarise_values([-0.10, -0.12, -0.11])) == "refuted"
     assert decide(summarise_values([0.10, -0.05, 0.02])) == "inconclusive"
     assert decide(summarise_values([-0.09, -0.09, -0.09])) == "inconclusive"  # one measurement three times
+
+
+def test_a_deterministic_comparison_is_paired_over_its_tasks():
+    tasks = [f"t{i}" for i in range(20)]
+    # A greedy evaluation of one model: every seed gives the same per-task outcomes.
+    student = {task: float(i % 2 == 0) for i, task in enumerate(tasks)}  # 10 of 20
+    teacher = {task: 1.0 for task in tasks}  # 20 of 20: better on 10 tasks, worse on none
+    cell = lambda outcomes: {"success": sum(outcomes.values()) / len(outcomes), "task_success": outcomes}  # noqa: E731
+    values = {"sft": {s: cell(student) for s in range(3)}, "sft+context": {s: cell(teacher) for s in range(3)}}
+    diff = paired(values, "sft+context", "sft", "success")
+    assert diff["unit"] == "tasks" and diff["tasks"] == 20 and diff["seeds"] == 3
+    assert diff["mean"] == pytest.approx(0.5) and diff["diffs"] == [0.5, 0.5, 0.5]
+    assert 0 < diff["low"] < 0.5 < diff["high"] and decide(diff) == "supported"
+    assert decide(paired(values, "sft", "sft+context", "success")) == "refuted"
+    # Equal on every task: no interval, inconclusive.
+    values["same"] = values["sft"]
+    assert decide(paired(values, "same", "sft", "success")) == "inconclusive"
+    # The seeds differ (RL runs, sampled evaluation): the interval stays over seeds.
+    values["grpo"] = {s: cell({**student, tasks[1]: float(s > 0)}) for s in range(3)}
+    assert paired(values, "grpo", "sft", "success")["unit"] == "seeds"
+    # Cells without per-task outcomes (older ones) keep the seed rule.
+    values["old"] = {s: {"success": 1.0} for s in range(3)}
+    assert paired(values, "old", "sft", "success")["unit"] == "seeds"
+    assert decide(paired(values, "old", "sft", "success")) == "inconclusive"
 
 
 def test_the_gate_claim_needs_a_start_below_half_and_a_rise():

@@ -63,3 +63,14 @@ def test_evaluation_plays_with_the_named_engine_and_greedy_results_agree_across_
     assert {k: result[k] for k in ("success", "turns", "invalid_rate")} == {
         k: reference[k] for k in ("success", "turns", "invalid_rate")
     }
+    # Per-task success, keyed by task id, averages to the overall success and agrees across engines.
+    assert result["task_success"] == reference["task_success"] and len(result["task_success"]) == 3
+    assert sum(result["task_success"].values()) / 3 == pytest.approx(result["success"])
+
+
+def test_per_task_success_averages_the_repeats_of_each_task():
+    policy = build_tiny_policy(TinyConfig())
+    result = evaluate(policy, two_choice_env.ENV_ID, split="train", num_tasks=2, repeats=3, seed=1, engine="hf")
+    assert result["episodes"] == 6 and len(result["task_success"]) == 2
+    assert all(value * 3 == pytest.approx(round(value * 3)) for value in result["task_success"].values())
+    assert sum(result["task_success"].values()) / 2 == pytest.approx(result["success"])
