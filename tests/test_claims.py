@@ -180,6 +180,34 @@ def test_warm_start_rows_of_random_and_wrong_context_come_only_with_an_arm_that_
     assert (tmp_path / "cells" / "sft+context-random-seed0.json").is_file()
 
 
+def test_a_greedy_warm_start_evaluation_runs_once_and_the_other_seeds_repeat_it(tmp_path, monkeypatch):
+    from sdar_agent import claims
+
+    order: list[str] = []
+
+    def evaluate(recipe, model, seed, tasks, quick, quality, engine="auto"):
+        order.append(f"eval {quality} {seed}")
+        return {"success": 0.5, "context": quality}
+
+    monkeypatch.setattr(claims, "_evaluate", evaluate)
+    monkeypatch.setattr(claims, "_train_arm", lambda *a, **k: tmp_path / "run" / "model")
+    monkeypatch.setattr(claims, "_train_sft", lambda *a: tmp_path / "sft")
+    monkeypatch.setattr(claims, "run_records", lambda run: [])
+    grpo = [ARM_BY_NAME["grpo"]]
+    # Search-QA evaluates greedily: one warm-start evaluation per row; the RL runs are evaluated on every seed.
+    run = claims.run_env("searchqa", tmp_path / "s", seeds=range(3), arms=grpo, cells=tmp_path / "cells")
+    assert order == ["eval None 0", "eval informative 0", "eval None 0", "eval None 1", "eval None 2"]
+    repeat = run["values"]["sft"][2]
+    assert repeat["reused_from_seed"] == 0 and repeat["success"] == 0.5 and repeat["context"] is None
+    assert json.loads((tmp_path / "cells" / "sft+context-seed1.json").read_text())["reused_from_seed"] == 0
+    # A repeated cell cost nothing: the measured minutes per evaluation count the computed ones only.
+    assert claims.cell_costs(run["values"])["eval"]["cells"] == 2 + 3
+    # ALFWorld samples its evaluation: every seed is its own measurement.
+    order.clear()
+    claims.run_env("alfworld", tmp_path / "a", seeds=range(2), arms=grpo, cells=tmp_path / "acells")
+    assert order[:4] == ["eval None 0", "eval None 1", "eval informative 0", "eval informative 1"]
+
+
 def test_quick_claims_benchmark_fills_its_cells_reuses_them_and_reports_missing_ones(tmp_path, capsys):
     args = ["--quick", "--envs", "alfworld", "--seeds", "2", "--arms", "sdar", "skill_grpo"]
     args += ["--work", str(tmp_path / "w"), "--out", str(tmp_path / "claims")]
